@@ -1,0 +1,83 @@
+"""Clocks: the only place in blobedu that waits.
+
+A :class:`VirtualClock` (the default) moves time forward instantly, so a four-day outage
+simulates in milliseconds and every run is deterministic.  A :class:`RealClock` really sleeps, for
+demos against a loopback server.  Both count seconds from their own start, so a fault window
+``503@0-1h`` means the same thing on either.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+class VirtualClock:
+    """Simulated time: ``sleep`` and ``spend`` advance ``now()`` at once, nothing waits."""
+
+    real = False
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = float(start)
+
+    def now(self) -> float:
+        """Seconds on this clock."""
+        return self._now
+
+    def sleep(self, seconds: float) -> None:
+        """Advance time by ``seconds`` (no real waiting)."""
+        if seconds < 0:
+            raise ValueError("cannot sleep a negative time")
+        self._now += seconds
+
+    def spend(self, seconds: float, already: float = 0.0) -> None:
+        """Account for a request that took ``seconds`` on the model's clock."""
+        self._now += max(0.0, seconds)
+
+
+class RealClock:
+    """Wall-clock time from construction; ``sleep`` really sleeps."""
+
+    real = True
+
+    def __init__(self) -> None:
+        self._t0 = time.monotonic()
+
+    def now(self) -> float:
+        """Seconds since this clock was made."""
+        return time.monotonic() - self._t0
+
+    def sleep(self, seconds: float) -> None:
+        """Really wait ``seconds``."""
+        if seconds > 0:
+            time.sleep(seconds)
+
+    def spend(self, seconds: float, already: float = 0.0) -> None:
+        """A request should take ``seconds``; ``already`` of them really passed during the I/O."""
+        self.sleep(seconds - already)
+
+
+Clock = VirtualClock | RealClock
+
+
+class LoopClock:
+    """Time on a running asyncio loop (virtual under looptime, real otherwise), from ``origin``."""
+
+    def __init__(self, loop, origin: float | None = None) -> None:
+        self.loop = loop
+        self.origin = loop.time() if origin is None else origin
+        self.real = not getattr(loop, "looptime_on", False)
+
+    def now(self) -> float:
+        """Seconds since ``origin`` on the loop's clock."""
+        return self.loop.time() - self.origin
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait on the loop (instant in virtual time)."""
+        import asyncio
+
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+
+    async def spend(self, seconds: float, already: float = 0.0) -> None:
+        """A request should take ``seconds``; on a real loop ``already`` of them passed in the I/O."""
+        await self.sleep(seconds - already if self.real else seconds)
