@@ -11,7 +11,8 @@ import json
 import sys
 from typing import Optional, Sequence
 
-from .durations import format_duration, parse_duration
+from .durations import parse_duration
+from .text import render_deliver, render_put
 from .errors import BlobeduError
 from .faults import allowed
 from .versions import LATEST
@@ -62,29 +63,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("put", help="one blob PUT through Stalwart's S3 retry loop")
     _add_store_flags(p)
     p.add_argument("--real-clock", action="store_true", help="really wait (default: virtual time)")
+
+    d = sub.add_parser("deliver", help="one message from a sending MTA to a Stalwart receiver over real SMTP")
+    _add_store_flags(d)
+    d.add_argument("--sender", default="stalwart", choices=["stalwart", "postfix", "exim", "rfc5321"],
+                   help="the sending server's retry schedule (default stalwart)")
+    d.add_argument("--sender-version", default=None, metavar="VERSION",
+                   help=f"version of a Stalwart sender (default {LATEST})")
+    d.add_argument("--data-timeout", type=_duration, default=600.0, metavar="DURATION",
+                   help="how long the sender waits for the reply to the final dot (default 10m)")
+    d.add_argument("--receiver", default="stalwart", choices=["stalwart", "wal"],
+                   help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast")
+    d.add_argument("--queue-quota", type=int, default=None, metavar="N",
+                   help="messages the receiver's queue may hold before it answers 452 4.3.1")
+
+    k = sub.add_parser("link", help="print Binder and nbviewer links to paste into a forum answer")
+    k.add_argument("notebook", help="path of a notebook, e.g. notebooks/03_tempfail_flow.ipynb")
+    k.add_argument("--repo", required=True, metavar="OWNER/NAME")
+    k.add_argument("--ref", required=True, metavar="REF", help="a tag or commit SHA (a branch moves)")
     return parser
-
-
-def render_put(trace) -> str:
-    """A readable timeline of one PUT: one line per request or sleep."""
-    c = trace.config
-    lines = [
-        f"Stalwart {trace.version} · maxRetries {c['max_retries']} · timeout {format_duration(c['timeout'])} · "
-        f"verify {'on' if c['verify'] else 'off'} · faults: {', '.join(trace.faults) or 'none'}"
-    ]
-    for e in trace.timeline():
-        if e["type"] == "request":
-            fault = f"   (fault {e['fault']})" if e["fault"] else ""
-            lines.append(f"{format_duration(e['t']):>9}  {e['method']:<6} -> {e['result']}{fault}")
-        else:
-            why = "backoff" if e["reason"] == "backoff" else "rust-s3 transport retry"
-            lines.append(f"{format_duration(e['t']):>9}  sleep {format_duration(e['seconds'])} ({why})")
-    verdict = f"{trace.outcome} after {format_duration(trace.elapsed)}"
-    if trace.error:
-        verdict += f": {trace.error}"
-    lines.append(verdict)
-    lines.append(f"durable in S3: {'yes' if trace.durable else 'no'}")
-    return "\n".join(lines)
 
 
 def _cmd_put(args) -> int:
@@ -100,11 +97,30 @@ def _cmd_put(args) -> int:
     return 0
 
 
+def _cmd_deliver(args) -> int:
+    from .delivery import DeliveryConfig, deliver
+
+    config = DeliveryConfig(store=_store_config(args), sender=args.sender, sender_version=args.sender_version,
+                            data_timeout=args.data_timeout, receiver=args.receiver, queue_quota=args.queue_quota)
+    if args.endpoint != "in-process":
+        raise BlobeduError("deliver runs in virtual time on the in-process endpoint; --endpoint loopback is for put")
+    trace = deliver(args.fault, config)
+    print(trace.to_json(indent=2) if args.json else render_deliver(trace))
+    return 0
+
+
+def _cmd_link(args) -> int:
+    from .links import forum_snippet
+
+    print(forum_snippet(args.notebook, args.repo, args.ref))
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``blobedu`` command."""
     try:
         args = build_parser().parse_args(argv)
-        return {"put": _cmd_put}[args.command](args)
+        return {"put": _cmd_put, "deliver": _cmd_deliver, "link": _cmd_link}[args.command](args)
     except BlobeduError as exc:
         print(f"blobedu: error: {exc}", file=sys.stderr)
         return 2

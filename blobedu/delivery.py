@@ -1,0 +1,165 @@
+"""One message's whole journey: a sending MTA, a receiver, S3, and the faults, on one shared clock.
+
+Why looptime
+------------
+Delivery attempts are real SMTP sessions over loopback (aiosmtplib to aiosmtpd), and a DATA
+timeout needs sessions that *overlap*: the sender hangs up at 10 minutes while the receiver's
+store loop goes on and may still accept.  So both ends run as coroutines on one asyncio loop, and
+the loop's clock is virtual: looptime's event loop jumps time forward whenever nothing is ready,
+but first polls real sockets (in no-op cycles), so loopback I/O completes at the instant it was
+sent.  A session whose handler awaits a 7 s backoff gets its 451 at virtual 7.0 s after ~2 ms of
+wall time.  aiotools' ``VirtualClock`` was rejected because it jumped time during the socket
+connect, so the connect itself timed out; SimPy would need a fake SMTP instead of real sessions.
+aiosmtpd's server timeout (300 s by default) is set on purpose (see :mod:`blobedu.receiver`).
+
+Nothing here decides behaviour: the store's retry loop, the schedules, the receivers and the
+sender each own their part; this module wires them up and collects the trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import looptime
+
+from .clock import LoopClock
+from .errors import BlobeduError
+from .faults import FaultPlan, plan
+from .schedules import SENDERS, sender_schedule, stalwart
+from .sender import DATA_TIMEOUT, SendingMTA, sample_message
+from .store import S3BlobStore, StoreConfig
+from .trace import Custody, DeliveryTrace
+
+RECEIVERS = ("stalwart", "wal")
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """A delivery scenario: the receiver's store settings, the sender, the DATA timeout, the receiver design."""
+
+    store: StoreConfig = field(default_factory=StoreConfig)
+    sender: str = "stalwart"
+    sender_version: Optional[str] = None
+    data_timeout: float = DATA_TIMEOUT
+    receiver: str = "stalwart"
+    queue_quota: Optional[int] = None
+    seed: int = 0
+
+    def check(self) -> None:
+        """Raise :class:`BlobeduError` for any bad value."""
+        self.store.resolved()
+        if self.sender not in SENDERS:
+            raise BlobeduError(f"unknown sender {self.sender!r}: {', '.join(SENDERS)}")
+        sender_schedule(self.sender, self.sender_version)
+        if self.receiver not in RECEIVERS:
+            raise BlobeduError(f"unknown receiver {self.receiver!r}: {', '.join(RECEIVERS)}")
+        if self.data_timeout <= 0:
+            raise BlobeduError(f"data timeout must be more than 0 seconds, got {self.data_timeout}")
+
+    def to_dict(self) -> dict:
+        """JSON-ready, with the store's resolved settings."""
+        d = asdict(self)
+        d["store"] = self.store.resolved()
+        return d
+
+
+def _make_receiver(config: DeliveryConfig, store, clock, custody, events, rng, faults: FaultPlan):
+    local = stalwart(_schedule_version(config.store.version))
+    if config.receiver == "wal":
+        from .spool import SpoolingReceiver
+
+        return SpoolingReceiver(store, clock, custody, events, rng, local, config.queue_quota, faults=faults)
+    from .receiver import StalwartReceiver
+
+    return StalwartReceiver(store, clock, custody, events, rng, local, config.queue_quota)
+
+
+def _schedule_version(version: str) -> str:
+    """The receiver's local queue schedule: the facts start at v0.5, earlier versions use that row."""
+    from .versions import parse_version
+
+    return version if parse_version(version) >= (0, 5, 0) else "0.5.0"
+
+
+async def _journey(config: DeliveryConfig, faults: FaultPlan, message: bytes, endpoint) -> DeliveryTrace:
+    loop = asyncio.get_running_loop()
+    clock = LoopClock(loop, origin=loop.time())
+    custody, events = Custody(), []
+    rng = random.Random(config.seed)
+    store = S3BlobStore(config.store, endpoint, clock, faults)
+    store.origin = 0.0
+    receiver = _make_receiver(config, store, clock, custody, events, rng, faults)
+    port = await receiver.start()
+    for fault in faults.receiver:
+        if fault.kind == "crash":
+            loop.call_at(clock.origin + fault.start, receiver.crash)
+        elif fault.kind == "disk-loss":
+            loop.call_at(clock.origin + fault.start, receiver.disk_loss)
+    sender = SendingMTA(sender_schedule(config.sender, config.sender_version), clock, port, custody, events,
+                        config.data_timeout)
+    await sender.run(message)
+    # the receiver may still be storing (after a DATA timeout) or delivering locally
+    while receiver.inflight or receiver.background:
+        await asyncio.gather(*receiver.inflight, *receiver.background, return_exceptions=True)
+    await receiver.stop()
+    return _collect(config, faults, sender, receiver, custody, events, clock.now())
+
+
+def _collect(config, faults, sender, receiver, custody, events, ended: float) -> DeliveryTrace:
+    by_port = {r.peer_port: r for r in receiver.data_log}
+    for session, port in zip(sender.sessions, sender.session_ports):
+        record = by_port.get(port)
+        if record is not None:
+            session.receiver_reply = record.reply
+            session.receiver_replied_at = record.replied_at
+            session.store = record.store
+            session.durable_at_reply = record.durable_at_reply
+    accepted = receiver.accepted
+    delivered = [a for a in accepted if a.mailbox_at is not None]
+    trace = DeliveryTrace(config=dict(config.to_dict(), faults=faults.specs()))
+    trace.sessions = sender.sessions
+    trace.copies = len(accepted)
+    trace.accepted = [a.to_dict() for a in accepted]
+    trace.local = receiver.local
+    trace.dsns = sorted(sender.dsns + receiver.dsns, key=lambda d: d["t"])
+    trace.custody = custody.to_list()
+    trace.events = sorted(events, key=lambda e: e["t"])
+    trace.ended = ended
+    if delivered:
+        trace.fate = "delivered"
+        first = min(delivered, key=lambda a: a.t)
+        trace.delivered_at = first.t
+        trace.mailbox_at = min(a.mailbox_at for a in delivered)
+    elif sender.fate == "bounced" or any(a.bounced_at is not None for a in accepted):
+        trace.fate = "bounced"
+    else:
+        trace.fate = "lost"
+    return trace
+
+
+def deliver(faults=None, config: Optional[DeliveryConfig] = None, message: Optional[bytes] = None,
+            endpoint=None) -> DeliveryTrace:
+    """Run one message from a sending MTA to a receiver through the faults, in virtual time."""
+    config = config or DeliveryConfig()
+    config.check()
+    fault_plan = plan(faults)
+    own = endpoint is None
+    if own:
+        from .endpoint import InProcessEndpoint
+
+        endpoint = InProcessEndpoint()
+    loop = looptime.new_event_loop(start=0.0)
+    t0 = time.perf_counter()
+    try:
+        trace = loop.run_until_complete(_journey(config, fault_plan, message or sample_message(), endpoint))
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        if own:
+            endpoint.close()
+    trace.wall_seconds = time.perf_counter() - t0
+    return trace

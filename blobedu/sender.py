@@ -1,0 +1,162 @@
+"""The sending MTA: a queue, real SMTP attempts over loopback, a retry schedule, DATA timeout, DSNs.
+
+The sender holds the message in its queue from the moment it is submitted until a receiver
+answers 250 (then it lets go) or the schedule gives up (then it bounces to the author with a DSN,
+RFC 3464).  Every attempt is a real SMTP session with aiosmtplib.  The reply to the final dot is
+awaited at most ``data_timeout`` seconds (RFC 5321 §4.5.3.2.6: 10 minutes; Stalwart's
+``data_timeout`` default is 600000 ms, crates/common/src/network/mta.rs:356@v0.16.18); past that
+the attempt counts as failed and the sender hangs up, whatever the receiver does next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from email.message import EmailMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from typing import Any, Optional
+
+import aiosmtplib
+
+from .schedules import Schedule
+from .trace import Custody, SessionRecord
+
+DATA_TIMEOUT = 600.0  # RFC 5321 §4.5.3.2.6; Stalwart data_timeout 600000 ms
+COMMAND_TIMEOUT = 300.0  # RFC 5321 §4.5.3.2 (MAIL, RCPT: 5 minutes)
+MAIL_FROM = "author@sender.test"
+RCPT_TO = "reader@receiver.test"
+SENDER_HOST = "mta.sender.test"
+
+
+def sample_message(subject: str = "Quarterly report") -> bytes:
+    """A small RFC 5322 message, the same bytes every time (so its BLAKE3 key is stable)."""
+    msg = EmailMessage()
+    msg["From"] = MAIL_FROM
+    msg["To"] = RCPT_TO
+    msg["Subject"] = subject
+    msg["Message-ID"] = "<blobedu-1@sender.test>"
+    msg["Date"] = "Sat, 28 Nov 2026 12:00:00 +0000"
+    msg.set_content("Where does this message live while S3 is down?\n")
+    return bytes(msg)
+
+
+def make_dsn(kind: str, t: float, reporter: str, status: str, diagnostic: str, origin: str = "sender") -> dict[str, Any]:
+    """A delivery status notification (RFC 3464): ``kind`` is ``delayed`` or ``failed``."""
+    report = MIMEMultipart("report", report_type="delivery-status")
+    report["From"] = f"MAILER-DAEMON@{reporter}"
+    report["To"] = MAIL_FROM
+    report["Subject"] = ("Warning: message delivery delayed" if kind == "delayed"
+                         else "Undelivered mail returned to sender")
+    human = ("Your message has not been delivered yet; the server will keep trying.\n" if kind == "delayed"
+             else "Your message could not be delivered and has been returned to you.\n")
+    report.attach(MIMEText(f"{human}\n<{RCPT_TO}>: {diagnostic}\n"))
+    status_part = MIMEText("", "delivery-status")
+    status_part.set_payload(
+        f"Reporting-MTA: dns; {reporter}\n\n"
+        f"Final-Recipient: rfc822; {RCPT_TO}\n"
+        f"Action: {'delayed' if kind == 'delayed' else 'failed'}\n"
+        f"Status: {status}\n"
+        f"Diagnostic-Code: {diagnostic}\n"
+    )
+    report.attach(status_part)
+    return {"t": round(t, 6), "kind": kind, "origin": origin, "to": MAIL_FROM, "status": status,
+            "diagnostic": diagnostic, "text": report.as_string()}
+
+
+class SendingMTA:
+    """One message in a sending server's queue, retried on ``schedule`` until delivered or bounced."""
+
+    def __init__(self, schedule: Schedule, clock, port: int, custody: Custody, events: list,
+                 data_timeout: float = DATA_TIMEOUT, host: str = "127.0.0.1") -> None:
+        self.schedule = schedule
+        self.clock = clock
+        self.port = port
+        self.host = host
+        self.custody = custody
+        self.events = events
+        self.data_timeout = data_timeout
+        self.sessions: list[SessionRecord] = []
+        self.session_ports: list[int] = []
+        self.dsns: list[dict[str, Any]] = []
+        self.fate: Optional[str] = None
+
+    def event(self, what: str, **data: Any) -> None:
+        """Record a timeline event."""
+        self.events.append({"t": round(self.clock.now(), 6), "who": "sender", "what": what, **data})
+
+    async def attempt(self, message: bytes) -> str:
+        """One SMTP session; returns the reply line to the final dot, or ``timeout``/``refused``/``dropped``."""
+        t = self.clock.now()
+        smtp = aiosmtplib.SMTP(hostname=self.host, port=self.port, timeout=COMMAND_TIMEOUT,
+                               local_hostname=SENDER_HOST, start_tls=False)
+        port = 0
+        try:
+            await smtp.connect()
+            port = smtp.transport.get_extra_info("sockname")[1]
+            await smtp.ehlo()
+            await smtp.mail(MAIL_FROM)
+            await smtp.rcpt(RCPT_TO)
+            response = await smtp.data(message, timeout=self.data_timeout)
+            reply = f"{response.code} {response.message}"
+        except aiosmtplib.SMTPTimeoutError:
+            reply = "timeout"
+        except aiosmtplib.SMTPResponseException as exc:
+            reply = f"{exc.code} {exc.message}"
+        except aiosmtplib.SMTPConnectError:
+            reply = "refused"
+        except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+            reply = "dropped"
+        finally:
+            if smtp.is_connected:
+                try:
+                    await smtp.quit(timeout=5)
+                except (aiosmtplib.SMTPException, ConnectionError, asyncio.TimeoutError):
+                    smtp.close()
+            else:
+                smtp.close()
+        self.sessions.append(SessionRecord(t=t, reply=reply, ended=self.clock.now()))
+        self.session_ports.append(port)
+        self.event("session", reply=reply)
+        return reply
+
+    async def _wait_until(self, when: float, warnings: list[float]) -> None:
+        """Sleep until ``when``, sending any delay warnings that fall due on the way."""
+        while warnings and warnings[0] <= when:
+            w = warnings.pop(0)
+            await self.clock.sleep(w - self.clock.now())
+            last = self.sessions[-1].reply if self.sessions else "no attempt"
+            self.dsns.append(make_dsn("delayed", self.clock.now(), SENDER_HOST, "4.3.5", f"smtp; {last}"))
+            self.event("delay warning")
+        await self.clock.sleep(when - self.clock.now())
+
+    async def run(self, message: bytes) -> str:
+        """Queue ``message`` now and try until it is delivered or bounced; returns the sender's fate."""
+        queued = self.clock.now()
+        held = self.custody.hold("sender queue", queued, f"{self.schedule.name} queue")
+        warnings = self.schedule.warnings(queued)
+        failures: list[float] = []
+        while True:
+            reply = await self.attempt(message)
+            now = self.clock.now()
+            if reply.startswith("2"):
+                self.custody.release(held, now, "250 received")
+                self.fate = "handed over"
+                return self.fate
+            if reply.startswith("5"):
+                break
+            failures.append(now)
+            nxt = self.schedule.next_attempt(queued, failures)
+            if nxt is None:
+                end = self.schedule.expires_at(queued)
+                if end is not None and end > now:
+                    await self._wait_until(end, warnings)
+                break
+            await self._wait_until(nxt, warnings)
+        now = self.clock.now()
+        last = self.sessions[-1].reply
+        code = "5.4.7" if not last.startswith("5") else last.split()[1]
+        self.dsns.append(make_dsn("failed", now, SENDER_HOST, code, f"smtp; {last}"))
+        self.custody.release(held, now, "bounced")
+        self.event("bounce")
+        self.fate = "bounced"
+        return self.fate

@@ -1,0 +1,80 @@
+"""Text views of traces: the CLI's readable output and the one-line verdicts widgets show. No behaviour."""
+
+from __future__ import annotations
+
+from .durations import format_duration
+
+
+def render_put(trace) -> str:
+    """A readable timeline of one PUT: one line per request or sleep."""
+    c = trace.config
+    lines = [
+        f"Stalwart {trace.version} · maxRetries {c['max_retries']} · timeout {format_duration(c['timeout'])} · "
+        f"verify {'on' if c['verify'] else 'off'} · faults: {', '.join(trace.faults) or 'none'}"
+    ]
+    for e in trace.timeline():
+        if e["type"] == "request":
+            fault = f"   (fault {e['fault']})" if e["fault"] else ""
+            lines.append(f"{format_duration(e['t']):>9}  {e['method']:<6} -> {e['result']}{fault}")
+        else:
+            why = "backoff" if e["reason"] == "backoff" else "rust-s3 transport retry"
+            lines.append(f"{format_duration(e['t']):>9}  sleep {format_duration(e['seconds'])} ({why})")
+    verdict = f"{trace.outcome} after {format_duration(trace.elapsed)}"
+    if trace.error:
+        verdict += f": {trace.error}"
+    lines.append(verdict)
+    lines.append(f"durable in S3: {'yes' if trace.durable else 'no'}")
+    return "\n".join(lines)
+
+
+def render_deliver(trace) -> str:
+    """A readable account of one delivery: sessions, local delivery, DSNs in time order, then the verdict."""
+    c = trace.config
+    st = c["store"]
+    head = (
+        f"sender {c['sender']}{' ' + c['sender_version'] if c.get('sender_version') else ''} -> "
+        f"receiver {c['receiver']} (Stalwart {st['version']}, maxRetries {st['max_retries']}, "
+        f"timeout {format_duration(st['timeout'])}, verify {'on' if st['verify'] else 'off'}) · "
+        f"DATA timeout {format_duration(c['data_timeout'])} · faults: {', '.join(c['faults']) or 'none'}"
+    )
+    rows: list[tuple[float, str]] = []
+    for i, s in enumerate(trace.sessions, 1):
+        line = f"session {i}: {s.reply}"
+        if s.reply == "timeout" and s.receiver_reply:
+            line += (f"   (the receiver answered {s.receiver_reply!r} at "
+                     f"{format_duration(s.receiver_replied_at)}, to nobody)")
+        rows.append((s.t, line))
+    for entry in trace.local:
+        if entry["result"] != "delivered":
+            rows.append((entry["t"], f"local delivery of {entry['queue_id']}: {entry['result']}"))
+    for event in trace.events:
+        if event["what"] in ("crash", "disk-loss", "spool lost"):
+            rows.append((event["t"], f"receiver {event['what']}"))
+    for dsn in trace.dsns:
+        rows.append((dsn["t"], f"DSN ({dsn['kind']}, from the {dsn['origin']}): {dsn['diagnostic']}"))
+    rows.sort(key=lambda r: r[0])
+    return "\n".join([head] + [f"{format_duration(t):>9}  {line}" for t, line in rows] + [verdict(trace)])
+
+
+def verdict(trace) -> str:
+    """One line: e.g. ``delivered after 1h02m, 5 × 451, 1 copy, the sender held it until the 250``."""
+    tempfails = sum(1 for s in trace.sessions if s.reply[:1] == "4")
+    timeouts = sum(1 for s in trace.sessions if s.reply == "timeout")
+    if trace.fate == "delivered":
+        parts = [f"delivered after {format_duration(trace.delivered_at)}"]
+    elif trace.fate == "bounced":
+        bounce = next((d for d in trace.dsns if d["kind"] == "failed"), None)
+        parts = [f"bounced at {format_duration(bounce['t'])}" if bounce else "bounced"]
+    else:
+        parts = ["LOST after a 250"]
+    parts.append(f"{tempfails} × 4xx")
+    if timeouts:
+        parts.append(f"{timeouts} × DATA timeout")
+    parts.append(f"{trace.copies} cop{'y' if trace.copies == 1 else 'ies'}")
+    if any(c["holder"] == "spool" for c in trace.custody):
+        parts.append("a local spool held it after the 250")
+    elif trace.fate == "delivered":
+        parts.append("the sender held it until the 250")
+    elif trace.fate == "bounced" and trace.copies == 0:
+        parts.append("the sender held it until it gave up")
+    return ", ".join(parts)
