@@ -259,6 +259,7 @@ class LoopbackEndpoint:
 
         self.bucket = bucket or _fresh_bucket()
         self._server = None
+        self._running = url is None
         if url is None:
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             self._server.start()
@@ -314,6 +315,29 @@ class LoopbackEndpoint:
                 _PENDING.kind = None
         return reply, time.monotonic() - t0
 
+    def unplug(self) -> None:
+        """Pull the plug: stop the moto server, so every request meets a real refused connection."""
+        if self._server is None or not self._running:
+            raise BlobeduError("this loopback S3 is not one blobedu started, or it is already unplugged")
+        self._server.stop()
+        self._running = False
+
+    def plug(self) -> None:
+        """Plug it back in: start the moto server again on the same port; moto keeps the bucket."""
+        from moto.server import ThreadedMotoServer
+
+        if self._server is None or self._running:
+            raise BlobeduError("this loopback S3 is not one blobedu started, or it is already running")
+        port = urlparse(self.url).port
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server.start()
+        self._running = True
+
+    @property
+    def plugged(self) -> bool:
+        """True while the loopback S3 answers."""
+        return self._server is None or self._running
+
     def exists(self, key: str) -> bool:
         """Whether the object is really in the moto server (no fault)."""
         return _call(self._client_for(self.url, 30.0), "HEAD", self.bucket, key, b"").status == 200
@@ -330,7 +354,8 @@ class LoopbackEndpoint:
         self._faults.server_close()
         self._dead.close()
         if self._server is not None:
-            self._server.stop()
+            if self._running:
+                self._server.stop()
             self._server = None
 
     def __enter__(self):

@@ -78,3 +78,14 @@ def verdict(trace) -> str:
     elif trace.fate == "bounced" and trace.copies == 0:
         parts.append("the sender held it until it gave up")
     return ", ".join(parts)
+
+
+def table(rows: list[dict], columns: list[str] | None = None) -> str:
+    """Rows of dicts as a plain-text table (what notebooks print; stable for nbval)."""
+    if not rows:
+        return "(no rows)"
+    columns = columns or list(rows[0])
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])

@@ -1,0 +1,95 @@
+"""Small experiments the notebooks run in one line each: they call the model and return plain rows.
+
+Nothing here decides behaviour; each function runs :func:`blobedu.store.put` or
+:func:`blobedu.delivery.deliver` over a few settings and tabulates what came back.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from .delivery import DeliveryConfig, deliver
+from .durations import format_duration
+from .endpoint import InProcessEndpoint
+from .policy import worst_case_seconds
+from .store import S3BlobStore, StoreConfig
+from .versions import behaviour
+
+
+def _put_rows(endpoint, configs_and_faults) -> list[dict]:
+    rows = []
+    for label, config, faults in configs_and_faults:
+        store = S3BlobStore(config, endpoint, None, faults)
+        trace = store.put(f"message for {label}".encode())
+        rows.append({
+            "case": label,
+            "outcome": trace.outcome,
+            "requests": " ".join(f"{r.method}:{r.result}" for r in trace.requests),
+            "sleeps": ", ".join(format_duration(s.seconds) for s in trace.sleeps) or "-",
+            "elapsed": format_duration(trace.elapsed),
+            "durable": "yes" if trace.durable else "no",
+        })
+    return rows
+
+
+def fault_comparison(kinds: Sequence[str] = ("503", "500", "429", "403", "refused", "timeout"),
+                     version: str = "0.16.18", window: str = "0") -> list[dict]:
+    """One PUT per fault kind, the fault lasting from ``window`` on: which kinds are retried, and how."""
+    with InProcessEndpoint() as ep:
+        return _put_rows(ep, [(k, StoreConfig(version=version), [f"{k}@{window}"]) for k in kinds])
+
+
+def version_comparison(fault: str = "503@0", versions: Iterable[str] = ("0.9.0", "0.10.5", "0.15.5", "0.16.1",
+                                                                         "0.16.18")) -> list[dict]:
+    """The same fault through each version row of the table."""
+    with InProcessEndpoint() as ep:
+        return _put_rows(ep, [(f"Stalwart {v}", StoreConfig(version=v), [fault]) for v in versions])
+
+
+def worst_case_table(max_retries: Iterable[int] = (1, 3, 5, 10), timeouts: Iterable[float] = (5.0, 30.0),
+                     version: str = "0.16.18", data_timeout: float = 600.0) -> list[dict]:
+    """Worst-case time until the 451 for each maxRetries and timeout, against the sender's DATA timeout."""
+    b = behaviour(version)
+    rows = []
+    for t in timeouts:
+        for n in max_retries:
+            w = worst_case_seconds(b, n, t)
+            rows.append({
+                "maxRetries": n,
+                "timeout": format_duration(t),
+                "503 at once": format_duration(w["sleep_5xx"]),
+                "S3 silent": format_duration(w["silent_endpoint"]),
+                "503 after a slow wait": format_duration(w["slow_5xx"]),
+                "past the DATA timeout?": "YES: duplicates" if w["slow_5xx"] > data_timeout else "no",
+            })
+    return rows
+
+
+def retry_load(max_retries: Iterable[int] = (1, 3, 10), fault: str = "503@0-1h", sender: str = "stalwart") -> list[dict]:
+    """S3 requests one message costs during an outage, by maxRetries: how retries multiply the load."""
+    rows = []
+    for n in max_retries:
+        trace = deliver([fault], DeliveryConfig(store=StoreConfig(max_retries=n), sender=sender))
+        requests = sum(len(s.store["requests"]) for s in trace.sessions if s.store)
+        rows.append({
+            "maxRetries": n,
+            "SMTP sessions": len(trace.sessions),
+            "S3 requests": requests,
+            "per session": f"{requests / max(1, len(trace.sessions)):.1f}",
+            "delivered after": format_duration(trace.delivered_at) if trace.delivered_at is not None else trace.fate,
+        })
+    return rows
+
+
+def outage_delays(outages: Sequence[str] = ("10m", "1h", "6h", "1d", "2d", "3d", "4d"),
+                  senders: Sequence[str] = ("stalwart", "postfix", "exim", "rfc5321"), kind: str = "refused") -> list[dict]:
+    """For each outage length and sender: when the message is delivered, or that it bounced."""
+    rows = []
+    for outage in outages:
+        row = {"outage": outage}
+        for sender in senders:
+            trace = deliver([f"{kind}@0-{outage}"], DeliveryConfig(sender=sender))
+            row[sender] = (format_duration(trace.delivered_at) if trace.fate == "delivered"
+                           else f"bounced {format_duration(next(d['t'] for d in trace.dsns if d['kind'] == 'failed'))}")
+        rows.append(row)
+    return rows

@@ -1,0 +1,111 @@
+"""A live demo on the real clock: a Stalwart receiver on 127.0.0.1 storing into a loopback S3 you can unplug.
+
+Notebook 00 uses it: :meth:`LiveDemo.unplug` really stops the moto server, so the receiver's PUT
+meets a refused TCP connection, rust-s3 retries it once after 1 s (v0.16), Stalwart gives up and
+the sender (plain :mod:`smtplib`) gets ``451 4.3.5``.  :meth:`LiveDemo.plug` starts S3 again on
+the same port and the next message gets ``250``.  Everything binds 127.0.0.1; the receiver's
+event loop runs on a background thread, the store's blocking boto3 calls in its executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import smtplib
+import threading
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from .clock import LoopClock
+from .endpoint import LoopbackEndpoint
+from .receiver import StalwartReceiver
+from .schedules import stalwart
+from .sender import MAIL_FROM, RCPT_TO, sample_message
+from .store import S3BlobStore, StoreConfig
+from .trace import Custody
+
+
+@dataclass
+class LiveReply:
+    """What the sender saw for one message: the reply line, how long it took, what S3 saw."""
+
+    reply: str
+    seconds: float
+    requests: list
+
+    def __str__(self) -> str:
+        return self.reply
+
+
+class LiveDemo:
+    """A real receiver and a real loopback S3 on the wall clock; unplug and plug S3 between messages."""
+
+    def __init__(self, config: Optional[StoreConfig] = None, timeout: float = 5.0) -> None:
+        self.config = config or StoreConfig(timeout=timeout)
+        self.s3 = LoopbackEndpoint()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.receiver = self._call(self._start())
+
+    def _call(self, coro, timeout: float = 120.0):
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    async def _start(self) -> StalwartReceiver:
+        clock = LoopClock(asyncio.get_running_loop())
+        store = S3BlobStore(self.config, self.s3, clock)
+        store.origin = 0.0
+        receiver = StalwartReceiver(store, clock, Custody(), [], random.Random(0), stalwart(self.config.version))
+        await receiver.start()
+        return receiver
+
+    @property
+    def port(self) -> int:
+        """The receiver's SMTP port on 127.0.0.1."""
+        return self.receiver.port
+
+    def unplug(self) -> None:
+        """Stop the loopback S3: from now on every S3 request is refused."""
+        self.s3.unplug()
+
+    def plug(self) -> None:
+        """Start the loopback S3 again on the same port."""
+        self.s3.plug()
+
+    def send(self, subject: str = "Hello from the live demo") -> LiveReply:
+        """Send one message with smtplib and return the reply line to the final dot."""
+        before = len(self.receiver.data_log)
+        t0 = time.monotonic()
+        with smtplib.SMTP("127.0.0.1", self.port, local_hostname="mta.sender.test", timeout=600) as smtp:
+            try:
+                smtp.sendmail(MAIL_FROM, [RCPT_TO], sample_message(subject))
+                reply = self.receiver.data_log[before].reply or ""  # smtplib keeps no 250 text
+            except smtplib.SMTPDataError as exc:
+                reply = f"{exc.smtp_code} {exc.smtp_error.decode()}"
+        seconds = time.monotonic() - t0
+        record = self.receiver.data_log[before] if len(self.receiver.data_log) > before else None
+        requests = record.store["requests"] if record and record.store else []
+        return LiveReply(reply, seconds, requests)
+
+    def close(self) -> None:
+        """Stop the receiver, its loop and the loopback S3."""
+        async def _stop():
+            await self.receiver.stop()
+            for task in list(self.receiver.background):
+                task.cancel()
+
+        try:
+            self._call(_stop(), timeout=10)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            if not self.s3.plugged:
+                self.s3.plug()
+            self.s3.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
