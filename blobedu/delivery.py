@@ -131,12 +131,17 @@ def _collect(config, faults, sender, receiver, custody, events, ended: float) ->
     trace.ended = ended
     if delivered:
         trace.fate = "delivered"
-        first = min(delivered, key=lambda a: a.t)
-        trace.delivered_at = first.t
+        # "delivered" means the blob is durable in S3 and the queue entry points at it: for
+        # Stalwart that is the 250, for a spooling receiver the later upload.  A copy whose own
+        # PUT was a lost write reached the mailbox only through another copy's blob; it counts
+        # from when its blob was found.
+        trace.delivered_at = min(a.durable_at if a.durable_at is not None else a.mailbox_at for a in delivered)
         trace.mailbox_at = min(a.mailbox_at for a in delivered)
     elif sender.fate == "bounced" or any(a.bounced_at is not None for a in accepted):
-        trace.fate = "bounced"
+        trace.fate = "bounced"  # the author was told
     else:
+        # a 250 was given (the sender let go), and the copy neither reached the mailbox nor
+        # bounced: it was lost after the 250 (lost_at, e.g. a spool on a lost disk)
         trace.fate = "lost"
     return trace
 

@@ -63,6 +63,7 @@ class Acceptance:
     mailbox_at: Optional[float] = None
     bounced_at: Optional[float] = None
     lost_at: Optional[float] = None
+    durable_at: Optional[float] = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -163,6 +164,8 @@ class Receiver:
     def _accept(self, record: DataRecord, key: str, durable: bool) -> str:
         queue_id = self.rng.getrandbits(63)
         acc = Acceptance(self.clock.now(), queue_id, key, durable, record.peer_port)
+        if durable:
+            acc.durable_at = acc.t
         self.accepted.append(acc)
         self.data_store["queue"][queue_id] = {"blob": key, "due": self.clock.now()}
         self.event("queued", queue_id=f"{queue_id:x}", durable=durable)
