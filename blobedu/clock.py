@@ -81,3 +81,30 @@ class LoopClock:
     async def spend(self, seconds: float, already: float = 0.0) -> None:
         """A request should take ``seconds``; on a real loop ``already`` of them passed in the I/O."""
         await self.sleep(seconds - already if self.real else seconds)
+
+
+def run_virtual(make_coro):
+    """Run ``make_coro()`` to completion on a fresh looptime loop whose virtual clock starts at 0.
+
+    A notebook kernel already runs an asyncio loop in its main thread, and a thread can run only one
+    loop; then the virtual loop runs in a worker thread instead, which changes nothing else.
+    """
+    import asyncio
+    import concurrent.futures
+
+    import looptime
+
+    def run():
+        loop = looptime.new_event_loop(start=0.0)
+        try:
+            return loop.run_until_complete(make_coro())
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run()
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="blobedu-virtual") as pool:
+        return pool.submit(run).result()

@@ -24,9 +24,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-import looptime
-
-from .clock import LoopClock
+from .clock import LoopClock, run_virtual
 from .errors import BlobeduError
 from .faults import FaultPlan, plan
 from .schedules import SENDERS, sender_schedule, stalwart
@@ -157,13 +155,10 @@ def deliver(faults=None, config: Optional[DeliveryConfig] = None, message: Optio
         from .endpoint import InProcessEndpoint
 
         endpoint = InProcessEndpoint()
-    loop = looptime.new_event_loop(start=0.0)
     t0 = time.perf_counter()
     try:
-        trace = loop.run_until_complete(_journey(config, fault_plan, message or sample_message(), endpoint))
+        trace = run_virtual(lambda: _journey(config, fault_plan, message or sample_message(), endpoint))
     finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
         if own:
             endpoint.close()
     trace.wall_seconds = time.perf_counter() - t0

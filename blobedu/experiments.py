@@ -81,15 +81,25 @@ def retry_load(max_retries: Iterable[int] = (1, 3, 10), fault: str = "503@0-1h",
     return rows
 
 
-def outage_delays(outages: Sequence[str] = ("10m", "1h", "6h", "1d", "2d", "3d", "4d"),
-                  senders: Sequence[str] = ("stalwart", "postfix", "exim", "rfc5321"), kind: str = "refused") -> list[dict]:
-    """For each outage length and sender: when the message is delivered, or that it bounced."""
+def outage_curves(outages: Sequence[str] = ("10m", "1h", "6h", "1d", "2d", "3d", "4d"),
+                  senders: Sequence[str] = ("stalwart", "postfix", "exim", "rfc5321"),
+                  kind: str = "refused") -> dict[str, list[dict]]:
+    """For each sender, one delivery per outage length: the points of the delay curve."""
+    from .plots import delay_curve
+
+    return {sender: delay_curve(outages, sender=sender, kind=kind) for sender in senders}
+
+
+def outage_table(curves: dict[str, list[dict]]) -> list[dict]:
+    """The delay curves as a table: per outage, when each sender's message is delivered, or that it bounced."""
+    senders = list(curves)
     rows = []
-    for outage in outages:
-        row = {"outage": outage}
+    for i, point in enumerate(curves[senders[0]]):
+        row = {"outage": format_duration(point["outage"])}
         for sender in senders:
-            trace = deliver([f"{kind}@0-{outage}"], DeliveryConfig(sender=sender))
-            row[sender] = (format_duration(trace.delivered_at) if trace.fate == "delivered"
-                           else f"bounced {format_duration(next(d['t'] for d in trace.dsns if d['kind'] == 'failed'))}")
+            p = curves[sender][i]
+            row[sender] = (format_duration(p["delay"]) if p["fate"] == "delivered"
+                           else f"{p['fate']} at {format_duration(p['bounced_at'])}" if p["bounced_at"] is not None
+                           else p["fate"])
         rows.append(row)
     return rows

@@ -42,7 +42,9 @@ def sample_message(subject: str = "Quarterly report") -> bytes:
 
 def make_dsn(kind: str, t: float, reporter: str, status: str, diagnostic: str, origin: str = "sender") -> dict[str, Any]:
     """A delivery status notification (RFC 3464): ``kind`` is ``delayed`` or ``failed``."""
-    report = MIMEMultipart("report", report_type="delivery-status")
+    # a fixed boundary: the DSN's bytes then depend only on the scenario (MIME picks a random one)
+    report = MIMEMultipart("report", report_type="delivery-status",
+                           boundary=f"blobedu-dsn-{kind}-{int(t)}")
     report["From"] = f"MAILER-DAEMON@{reporter}"
     report["To"] = MAIL_FROM
     report["Subject"] = ("Warning: message delivery delayed" if kind == "delayed"

@@ -444,9 +444,7 @@ def spool_run(messages: int = 5, interval: float = 60.0, faults: Sequence[str] =
         raise BlobeduError(f"messages must be 1 or more, got {messages}")
     if interval < 0 or sample_every <= 0:
         raise BlobeduError("interval must be 0 or more and sample_every more than 0 seconds")
-    import looptime
-
-    from .clock import LoopClock
+    from .clock import LoopClock, run_virtual
     from .endpoint import InProcessEndpoint
     from .schedules import stalwart
     from .sender import SendingMTA, sample_message
@@ -493,11 +491,8 @@ def spool_run(messages: int = 5, interval: float = 60.0, faults: Sequence[str] =
         result.accepted = [dict(a.to_dict(), durable_at=a.durable_at) for a in receiver.accepted]
 
     endpoint = InProcessEndpoint()
-    loop = looptime.new_event_loop(start=0.0)
     try:
-        loop.run_until_complete(journey(endpoint))
+        run_virtual(lambda: journey(endpoint))
     finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
         endpoint.close()
     return result
