@@ -107,8 +107,10 @@ class S3BlobStore:
 
     def _fault_for(self, t: float) -> Optional[Fault]:
         fault = self.faults.s3_fault_at(t - self.origin)
-        if fault is None and self.settings["latency"] >= self.settings["timeout"]:
-            fault = Fault("timeout", 0.0)  # slower than the timeout is a timeout
+        if self.settings["latency"] >= self.settings["timeout"] and (fault is None or fault.kind != "refused"):
+            # an answer slower than the whole-request timeout is never read: whatever S3 would have
+            # said (200, 503, a lost write), the client sees a timeout; a refused connect costs no latency
+            fault = Fault("timeout", 0.0)
         return fault
 
     def _cost(self, reply: policy.Reply) -> float:
