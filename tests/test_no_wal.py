@@ -16,6 +16,7 @@ import gc
 import os
 import sys
 import sysconfig
+import threading
 import types
 import uuid
 
@@ -56,7 +57,9 @@ def _local(path) -> bool:
 
 
 def _hook(event: str, args: tuple) -> None:
-    if not _audit["on"]:
+    # only the thread running deliver(): the receiver, sender and store all run on its event loop,
+    # and stray threads of earlier tests (moto servers, caches) must not make this test flaky
+    if not _audit["on"] or threading.get_ident() != _audit["thread"]:
         return
     if event == "open":
         path, mode, flags = args
@@ -75,6 +78,7 @@ def audited_disk():
         sys.addaudithook(_hook)
         _audit["installed"] = True
     _audit["writes"] = []
+    _audit["thread"] = threading.get_ident()
     _audit["on"] = True
     try:
         yield _audit["writes"]
