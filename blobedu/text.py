@@ -47,9 +47,21 @@ def render_deliver(trace) -> str:
     for entry in trace.local:
         if entry["result"] != "delivered":
             rows.append((entry["t"], f"local delivery of {entry['queue_id']}: {entry['result']}"))
+    spooling = c["receiver"] == "wal"
     for event in trace.events:
-        if event["what"] in ("crash", "disk-loss", "spool lost"):
-            rows.append((event["t"], f"receiver {event['what']}"))
+        what = event["what"]
+        if what == "crash":
+            rows.append((event["t"], f"receiver crashed and restarted ({event.get('inflight', 0)} DATA in flight lost)"))
+        elif what == "spool replay":
+            rows.append((event["t"], f"receiver replays its spool ({event.get('entries', 0)} entries)"))
+        elif what == "disk-loss":
+            lost = event.get("lost", 0)
+            rows.append((event["t"], f"receiver disk lost: {lost} spooled cop{'y' if lost == 1 else 'ies'} gone"
+                         if spooling else "receiver disk lost: nothing on it (Stalwart keeps no spool)"))
+        elif what == "queued" and spooling:
+            rows.append((event["t"], f"uploaded from the spool to S3, queued {event.get('queue_id', '')}"))
+        elif what == "spool write failed":
+            rows.append((event["t"], f"spool write failed: {event.get('error', '')}"))
     for dsn in trace.dsns:
         rows.append((dsn["t"], f"DSN ({dsn['kind']}, from the {dsn['origin']}): {dsn['diagnostic']}"))
     rows.sort(key=lambda r: r[0])
@@ -71,7 +83,10 @@ def verdict(trace) -> str:
     if timeouts:
         parts.append(f"{timeouts} × DATA timeout")
     parts.append(f"{trace.copies} cop{'y' if trace.copies == 1 else 'ies'}")
-    if any(c["holder"] == "spool" for c in trace.custody):
+    loss = next((e for e in trace.events if e["what"] == "disk-loss" and e.get("lost")), None)
+    if trace.fate == "lost" and loss:
+        parts.append(f"the spool's disk died at {format_duration(loss['t'])}, before the upload; the author was not told")
+    elif any(c["holder"] == "spool" for c in trace.custody):
         parts.append("a local spool held it after the 250")
     elif trace.fate == "delivered":
         parts.append("the sender held it until the 250")

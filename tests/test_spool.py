@@ -77,7 +77,7 @@ def test_the_same_faults_with_stalwart_deliver():
 def test_cli_reports_lost():
     args = ["deliver", "--receiver", "wal", "--fault", "refused@0-1h", "--fault", "disk-loss@30m"]
     text = run_cli(*args)
-    assert "LOST after a 250" in text and "receiver spool lost" in text
+    assert "LOST after a 250" in text and "receiver disk lost: 1 spooled copy gone" in text
     assert json.loads(run_cli(*args, "--json"))["fate"] == "lost"
 
 
