@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from .durations import format_duration
 
 
@@ -70,7 +72,7 @@ def render_deliver(trace) -> str:
 
 def verdict(trace) -> str:
     """One line: e.g. ``delivered after 1h02m, 5 × 451, 1 copy, the sender held it until the 250``."""
-    tempfails = sum(1 for s in trace.sessions if s.reply[:1] == "4")
+    tempfails = Counter(s.reply.split()[0] for s in trace.sessions if s.reply[:1] == "4")
     timeouts = sum(1 for s in trace.sessions if s.reply == "timeout")
     if trace.fate == "delivered":
         parts = [f"delivered after {format_duration(trace.delivered_at)}"]
@@ -79,7 +81,7 @@ def verdict(trace) -> str:
         parts = [f"bounced at {format_duration(bounce['t'])}" if bounce else "bounced"]
     else:
         parts = ["LOST after a 250"]
-    parts.append(f"{tempfails} × 4xx")
+    parts.append(", ".join(f"{n} × {code}" for code, n in sorted(tempfails.items())) or "no 4xx")
     if timeouts:
         parts.append(f"{timeouts} × DATA timeout")
     parts.append(f"{trace.copies} cop{'y' if trace.copies == 1 else 'ies'}")
