@@ -1,0 +1,172 @@
+"""Links to the notebooks for a forum answer, the README and the Binder badge. No behaviour here.
+
+Every notebook answers one question a mail admin asks about Stalwart when its S3 blob store is
+unreachable ("Is there a WAL that holds the blob data until it can write again, or a memory
+cache?"). :data:`NOTEBOOKS` maps each notebook file to that question and a one-line answer;
+the functions below turn a row into links that open the notebook on Binder (runnable) or on
+nbviewer (read-only).
+
+Links are pinned to a tag or a commit SHA: a branch such as ``main`` moves, and a forum answer
+that links to a branch stops matching its text the next time the notebook changes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import NamedTuple
+from urllib.parse import quote
+
+from .errors import BlobeduError
+
+NOTEBOOK_DIR = "notebooks"
+
+
+class Notebook(NamedTuple):
+    """One row of :data:`NOTEBOOKS`: the question it answers and the answer in one line."""
+
+    question: str
+    answer: str
+
+
+NOTEBOOKS: dict[str, Notebook] = {
+    "00_start_here.ipynb": Notebook(
+        "What happens to a message when Stalwart can't reach S3?",
+        "Stalwart has no WAL, spool or blob cache: when the blob write fails (only HTTP 5xx is retried) the "
+        "SMTP transaction gets 451 4.3.5, and the sending server keeps the message and tries again later.",
+    ),
+    "01_retry_loop.ipynb": Notebook(
+        "How does Stalwart retry a failed S3 write, and which errors does it retry?",
+        "Only HTTP 500-599 is retried, maxRetries times (default 3), sleeping 1, 2, 4 s with no jitter; 429, "
+        "403 and transport errors (refused, timeout) fail at once, after one hidden 1 s client retry on v0.16.",
+    ),
+    "02_verify_after_write.ipynb": Notebook(
+        "What does verifyAfterWrite do, and what if my S3 silently loses writes?",
+        "From v0.16.2 (default on) a HEAD follows every 2xx PUT; a missing blob re-sends the PUT from the same "
+        "retry budget and, once that is spent, the sender gets a 451 and keeps the message.",
+    ),
+    "03_tempfail_flow.ipynb": Notebook(
+        "Is my mail lost while S3 is down? Who keeps it, and for how long?",
+        "Not lost: after the 451 4.3.5 the sending server keeps the message and retries, for as long as its "
+        "queue lifetime: 3 days for a Stalwart 0.16 sender, 5 for Postfix, 4 for Exim.",
+    ),
+    "04_no_wal.ipynb": Notebook(
+        "Does Stalwart have a WAL or cache for blobs, and would one help?",
+        "No: the blob is in S3 before the final dot is answered, else the sender keeps custody; a WAL would "
+        "answer 250 at once but leave the only copy on one local disk, where a disk loss loses accepted mail.",
+    ),
+    "05_tuning.ipynb": Notebook(
+        "Should I raise maxRetries or the timeout?",
+        "Mostly no: maxRetries helps only with HTTP 5xx, not with an unreachable S3, and a retry loop longer "
+        "than the sender's 10-minute DATA timeout delivers the message twice.",
+    ),
+}
+
+# Names that point at a moving branch rather than a fixed revision.
+MOVING_REFS = frozenset({"main", "master", "head", "develop", "development", "dev", "trunk", "gh-pages"})
+
+_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+_BAD_REF_CHARS = re.compile(r"[\s~^:?*\[\\]|\.\.|@\{|//")
+
+
+def _check_repo(repo: str) -> tuple[str, str]:
+    text = (repo or "").strip()
+    if not text:
+        raise BlobeduError("repo is empty; give the GitHub repository as OWNER/NAME, e.g. blobedu/blobedu")
+    if "://" in text or text.startswith(("github.com", "www.")):
+        raise BlobeduError(f"repo {repo!r} is a URL; give the GitHub repository as OWNER/NAME, e.g. blobedu/blobedu")
+    parts = text.split("/")
+    if len(parts) != 2 or not _OWNER.match(parts[0]) or not _NAME.match(parts[1]) or parts[1] in (".", ".."):
+        raise BlobeduError(f"repo {repo!r} is not OWNER/NAME (letters, digits, '-', '.', '_'), e.g. blobedu/blobedu")
+    owner, name = parts
+    if name.endswith(".git"):
+        raise BlobeduError(f"repo {repo!r}: drop the '.git' and give OWNER/NAME, e.g. {owner}/{name[:-4]}")
+    return owner, name
+
+
+def _check_ref(ref: str) -> str:
+    text = (ref or "").strip()
+    if not text:
+        raise BlobeduError("ref is empty; give a tag (e.g. v0.1.0) or a commit SHA")
+    if _BAD_REF_CHARS.search(text) or text.startswith(("-", "/", ".")) or text.endswith(("/", ".", ".lock")):
+        raise BlobeduError(f"ref {ref!r} is not a valid git ref; give a tag (e.g. v0.1.0) or a commit SHA")
+    last = text.split("/")[-1]
+    if text.lower() in MOVING_REFS or last.lower() in MOVING_REFS or text.startswith("refs/heads/"):
+        raise BlobeduError(
+            f"ref {ref!r} looks like a branch, which moves; use a tag (e.g. v0.1.0) or a commit SHA "
+            "so the link keeps showing what the answer describes"
+        )
+    return text
+
+
+def notebook_name(notebook: str) -> str:
+    """The file name in :data:`NOTEBOOKS` for a path, a file name, a stem or a number prefix like ``03``."""
+    text = (notebook or "").strip()
+    known = ", ".join(NOTEBOOKS)
+    if not text:
+        raise BlobeduError(f"notebook is empty; known notebooks: {known}")
+    name = PureWindowsPath(text).name if "\\" in text else PurePosixPath(text).name
+    if name in NOTEBOOKS:
+        return name
+    if not name.endswith(".ipynb") and name + ".ipynb" in NOTEBOOKS:
+        return name + ".ipynb"
+    if name.isdigit() and len(name) <= 2:
+        prefix = name.zfill(2) + "_"
+        for candidate in NOTEBOOKS:
+            if candidate.startswith(prefix):
+                return candidate
+    raise BlobeduError(f"unknown notebook {notebook!r}; known notebooks: {known} (or their number, e.g. 03)")
+
+
+def _path(name: str) -> str:
+    return f"{NOTEBOOK_DIR}/{name}"
+
+
+def binder_url(repo: str, ref: str, notebook: str) -> str:
+    """The mybinder.org link that builds ``repo`` at ``ref`` and opens ``notebook`` in JupyterLab."""
+    owner, name = _check_repo(repo)
+    ref = _check_ref(ref)
+    urlpath = quote(f"lab/tree/{_path(notebook_name(notebook))}", safe="/")
+    return f"https://mybinder.org/v2/gh/{quote(owner)}/{quote(name)}/{quote(ref, safe='')}?urlpath={urlpath}"
+
+
+def nbviewer_url(repo: str, ref: str, notebook: str) -> str:
+    """The nbviewer.org link that renders ``notebook`` as stored at ``ref`` (read-only, no kernel)."""
+    owner, name = _check_repo(repo)
+    ref = _check_ref(ref)
+    path = quote(_path(notebook_name(notebook)), safe="/")
+    return f"https://nbviewer.org/github/{quote(owner)}/{quote(name)}/blob/{quote(ref, safe='/')}/{path}"
+
+
+def badge(repo: str, ref: str) -> str:
+    """The Binder badge (markdown) that opens the start-here notebook."""
+    url = binder_url(repo, ref, next(iter(NOTEBOOKS)))
+    return f"[![Binder](https://mybinder.org/badge_logo.svg)]({url})"
+
+
+def forum_snippet(notebook: str, repo: str, ref: str) -> str:
+    """Markdown to paste into a forum answer: the question, the answer in one line, Binder and nbviewer links."""
+    name = notebook_name(notebook)
+    row = NOTEBOOKS[name]
+    return "\n".join([
+        f"### {row.question}",
+        "",
+        row.answer,
+        "",
+        f"- run it yourself, nothing to install: [{name} on Binder]({binder_url(repo, ref, name)})",
+        f"- read it with its outputs: [{name} on nbviewer]({nbviewer_url(repo, ref, name)})",
+    ])
+
+
+def readme_table(repo: str, ref: str) -> str:
+    """The README's markdown table: each question, linked to its notebook in the repository, on Binder and on nbviewer."""
+    _check_repo(repo)
+    _check_ref(ref)
+    lines = ["| question | notebook | run | read |", "|---|---|---|---|"]
+    for name, row in NOTEBOOKS.items():
+        lines.append(
+            f"| {row.question} | [{name}]({_path(name)}) | [Binder]({binder_url(repo, ref, name)}) "
+            f"| [nbviewer]({nbviewer_url(repo, ref, name)}) |"
+        )
+    return "\n".join(lines)
