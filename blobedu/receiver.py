@@ -212,7 +212,7 @@ class Receiver:
                 acc.bounced_at = self.clock.now()
                 from .sender import make_dsn
 
-                self.dsns.append(make_dsn("failed", acc.bounced_at, HOSTNAME, "4.3.0",
+                self.dsns.append(make_dsn("failed", acc.bounced_at, HOSTNAME, "5.4.7",
                                           f"x-local; {result}", origin="receiver"))
                 self.event("bounce", queue_id=f"{acc.queue_id:x}", reason=result)
                 return

@@ -11,7 +11,8 @@ the attempt counts as failed and the sender hangs up, whatever the receiver does
 from __future__ import annotations
 
 import asyncio
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from typing import Any, Optional
@@ -52,14 +53,16 @@ def make_dsn(kind: str, t: float, reporter: str, status: str, diagnostic: str, o
     human = ("Your message has not been delivered yet; the server will keep trying.\n" if kind == "delayed"
              else "Your message could not be delivered and has been returned to you.\n")
     report.attach(MIMEText(f"{human}\n<{RCPT_TO}>: {diagnostic}\n"))
-    status_part = MIMEText("", "delivery-status")
-    status_part.set_payload(
-        f"Reporting-MTA: dns; {reporter}\n\n"
-        f"Final-Recipient: rfc822; {RCPT_TO}\n"
-        f"Action: {'delayed' if kind == 'delayed' else 'failed'}\n"
-        f"Status: {status}\n"
-        f"Diagnostic-Code: {diagnostic}\n"
-    )
+    # message/delivery-status (RFC 3464 §2.1): per-message fields, then one block per recipient
+    status_part = MIMEBase("message", "delivery-status")
+    per_message, per_recipient = Message(), Message()
+    per_message["Reporting-MTA"] = f"dns; {reporter}"
+    per_recipient["Final-Recipient"] = f"rfc822; {RCPT_TO}"
+    per_recipient["Action"] = "delayed" if kind == "delayed" else "failed"
+    per_recipient["Status"] = status
+    per_recipient["Diagnostic-Code"] = diagnostic
+    status_part.attach(per_message)
+    status_part.attach(per_recipient)
     report.attach(status_part)
     return {"t": round(t, 6), "kind": kind, "origin": origin, "to": MAIL_FROM, "status": status,
             "diagnostic": diagnostic, "text": report.as_string()}

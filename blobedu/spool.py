@@ -277,7 +277,7 @@ class SpoolingReceiver(Receiver):
 
         now = self.clock.now()
         acc.bounced_at = now
-        self.dsns.append(make_dsn("failed", now, HOSTNAME, "4.3.0", f"x-local; spool upload failed: {error}",
+        self.dsns.append(make_dsn("failed", now, HOSTNAME, "5.4.7", f"x-local; spool upload failed: {error}",
                                   origin="receiver"))
         try:
             remove_entry(path)
