@@ -63,8 +63,9 @@ class Schedule:
             return queued + math.ceil((now + delay - queued) / run - 1e-9) * run
         if self.kind == "exim":
             first = failures[0]
+            # Exim picks the first rule with failing_interval <= rule->timeout (src/src/retry.c)
             for kind, cutoff, interval, *growth in self.params["rules"]:
-                if now - first < cutoff:
+                if now - first <= cutoff:
                     if kind == "G":
                         # each retry under a G rule waits the previous interval times the factor
                         earlier = sum(1 for t in failures[:-1] if self._rule_of(t - first) == kind)
@@ -75,7 +76,7 @@ class Schedule:
 
     def _rule_of(self, elapsed: float) -> Optional[str]:
         for kind, cutoff, *_ in self.params["rules"]:
-            if elapsed < cutoff:
+            if elapsed <= cutoff:
                 return kind
         return None
 

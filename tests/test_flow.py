@@ -109,8 +109,12 @@ def test_postfix_clamped_backoff_on_queue_runs():
 
 def test_exim_default_rule():
     times = schedules.attempt_times(schedules.exim(), 10 * D)
-    assert times[:9] == [i * 15 * M for i in range(9)]  # F,2h,15m
-    assert times[9:14] == [3 * H, 4.5 * H, 6.75 * H, 10.125 * H, 15.1875 * H]  # G,16h,1h,1.5
+    # F,2h,15m, the 2 h boundary included (retry.c: failing_interval <= rule->timeout)
+    assert times[:10] == [i * 15 * M for i in range(10)]
+    g = [2.25 * H]
+    for gap in (1, 1.5, 2.25, 3.375, 5.0625):  # G,16h,1h,1.5
+        g.append(g[-1] + gap * H)
+    assert times[10:15] == g[1:]
     assert all(b - a == 6 * H for a, b in zip(times[15:], times[16:]))  # F,4d,6h
     assert times[-2] < 4 * D <= times[-1]
 
