@@ -55,6 +55,8 @@ class DeliveryConfig:
         sender_schedule(self.sender, self.sender_version)
         if self.receiver not in RECEIVERS:
             raise BlobeduError(f"unknown receiver {self.receiver!r}: {', '.join(RECEIVERS)}")
+        if self.queue_quota is not None and self.queue_quota < 0:
+            raise BlobeduError(f"queue quota must be 0 or more messages, got {self.queue_quota}")
         if self.data_timeout <= 0:
             raise BlobeduError(f"data timeout must be more than 0 seconds, got {self.data_timeout}")
 

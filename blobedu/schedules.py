@@ -107,7 +107,7 @@ _STALWART_ROWS: tuple[tuple[tuple[int, int, int], tuple[int, int, int], tuple[fl
      "crates/common/src/config/smtp/queue.rs@v0.12.5"),
     ((0, 13, 0), (0, 15, 999), (2 * MINUTE, 5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR),
      3 * DAY, "crates/common/src/config/smtp/queue.rs@v0.15.5 (expire became a 3d ttl in v0.13.0)"),
-    ((0, 16, 0), (0, 16, 999), (2 * MINUTE, 5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, DAY,
+    ((0, 16, 0), parse_version(LATEST), (2 * MINUTE, 5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, DAY,
                                3 * DAY), 3 * DAY, "registry queue strategy defaults@v0.16.18"),
 )
 

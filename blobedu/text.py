@@ -90,6 +90,10 @@ def verdict(trace) -> str:
         parts.append(f"the spool's disk died at {format_duration(loss['t'])}, before the upload; the author was not told")
     elif any(c["holder"] == "spool" for c in trace.custody):
         parts.append("a local spool held it after the 250")
+    elif trace.fate == "delivered" and not any(s.reply[:1] == "2" for s in trace.sessions):
+        bounce = next((d for d in trace.dsns if d["kind"] == "failed" and d["origin"] == "sender"), None)
+        parts.append("yet the sender never saw a 250" + (
+            f" and bounced it to the author at {format_duration(bounce['t'])}" if bounce else ""))
     elif trace.fate == "delivered":
         parts.append("the sender held it until the 250")
     elif trace.fate == "bounced" and trace.copies == 0:

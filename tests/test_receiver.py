@@ -156,6 +156,7 @@ def test_s3_outage_answers_exactly_451_4_3_5(served, endpoint, version, fault):
     # no copy anywhere: not in S3, not queued; only the reservation of step 1 was written
     assert expected_key(body) not in endpoint.keys()
     assert server.receiver.accepted == [] and server.receiver.data_store["queue"] == {}
+    assert list(server.receiver.data_store["reservations"]) == [expected_key(body)]
     record = server.receiver.data_log[0]
     assert record.reply == TEMPFAIL_BYTES[:-2].decode() and record.durable_at_reply is False
     assert record.store["outcome"] == "failed" and record.store["error"].startswith("S3Error")
