@@ -11,6 +11,7 @@ the attempt counts as failed and the sender hangs up, whatever the receiver does
 from __future__ import annotations
 
 import asyncio
+import re
 from email.message import EmailMessage, Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
@@ -66,6 +67,14 @@ def make_dsn(kind: str, t: float, reporter: str, status: str, diagnostic: str, o
     report.attach(status_part)
     return {"t": round(t, 6), "kind": kind, "origin": origin, "to": MAIL_FROM, "status": status,
             "diagnostic": diagnostic, "text": report.as_string()}
+
+
+def delay_status(reply: str) -> str:
+    """The RFC 3464 Status of a delayed recipient: the last reply's enhanced code, else RFC 3463's 4.4.x."""
+    match = re.match(r"^4\d\d ([4]\.\d{1,3}\.\d{1,3})\b", reply)
+    if match:
+        return match.group(1)
+    return "4.4.1" if reply == "refused" else "4.4.2"  # no answer from host / bad connection
 
 
 class SendingMTA:
@@ -130,7 +139,7 @@ class SendingMTA:
             w = warnings.pop(0)
             await self.clock.sleep(w - self.clock.now())
             last = self.sessions[-1].reply if self.sessions else "no attempt"
-            self.dsns.append(make_dsn("delayed", self.clock.now(), SENDER_HOST, "4.3.5", f"smtp; {last}"))
+            self.dsns.append(make_dsn("delayed", self.clock.now(), SENDER_HOST, delay_status(last), f"smtp; {last}"))
             self.event("delay warning")
         await self.clock.sleep(when - self.clock.now())
 
