@@ -124,6 +124,18 @@ class S3BlobStore:
         return StoreTrace(operation=operation, version=self.config.version, config=dict(self.settings),
                           faults=self.faults.specs(), key=key)
 
+    def _record_request(self, trace: StoreTrace, step: policy.Send, reply: policy.Reply, fault: Optional[Fault],
+                        sent: float, now: float) -> RequestRecord:
+        """Append one request to the trace (times on the fault plan's clock) and return it."""
+        record = RequestRecord(sent - self.origin, step.method, reply.result, now - sent,
+                               fault.spec() if fault else None)
+        trace.requests.append(record)
+        return record
+
+    def _record_sleep(self, trace: StoreTrace, step: policy.Sleep, now: float) -> None:
+        """Append one wait to the trace."""
+        trace.sleeps.append(SleepRecord(now - self.origin, step.seconds, step.reason))
+
     def _finish(self, trace: StoreTrace, outcome: policy.Outcome, operation: str, key: str, now: float) -> StoreTrace:
         trace.ended = now - self.origin
         trace.error = outcome.error
@@ -150,11 +162,10 @@ class S3BlobStore:
                     reply, wall = self.endpoint.send(step.method, key, data, fault, self.settings["timeout"],
                                                      real_time=self.clock.real)
                     self.clock.spend(self._cost(reply), already=wall)
-                    trace.requests.append(RequestRecord(t - self.origin, step.method, reply.result,
-                                                        self.clock.now() - t, fault.spec() if fault else None))
+                    self._record_request(trace, step, reply, fault, t, self.clock.now())
                     step = machine.send(reply)
                 else:
-                    trace.sleeps.append(SleepRecord(self.clock.now() - self.origin, step.seconds, step.reason))
+                    self._record_sleep(trace, step, self.clock.now())
                     self.clock.sleep(step.seconds)
                     step = machine.send(None)
             except StopIteration as done:
@@ -190,15 +201,12 @@ class S3BlobStore:
                     else:
                         reply, wall = self.endpoint.send(step.method, key, data, fault, self.settings["timeout"])
                     await clock.spend(self._cost(reply), already=wall)
-                    record = RequestRecord(t - self.origin, step.method, reply.result, clock.now() - t,
-                                           fault.spec() if fault else None)
-                    trace.requests.append(record)
+                    record = self._record_request(trace, step, reply, fault, t, clock.now())
                     if on_event:
                         on_event(record)
                     step = machine.send(reply)
                 else:
-                    record = SleepRecord(clock.now() - self.origin, step.seconds, step.reason)
-                    trace.sleeps.append(record)
+                    self._record_sleep(trace, step, clock.now())
                     await clock.sleep(step.seconds)
                     step = machine.send(None)
             except StopIteration as done:
