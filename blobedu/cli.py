@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--sender-version", default=None, metavar="VERSION",
                    help=f"version of a Stalwart sender (default {LATEST})")
     d.add_argument("--data-timeout", type=_duration, default=None, metavar="DURATION",
-                   help="how long the sender waits for the reply to the final dot before it gives up on "
+                   help="how long the sender waits for the final-dot reply (the answer to the end of DATA) before it gives up on "
                         "the attempt (default: the sender's own: stalwart 5m, its RCPT timeout; postfix 10m, "
                         "smtp_data_done_timeout; exim 10m, final_timeout; rfc5321 10m, a minimum)")
     d.add_argument("--receiver", default="stalwart", choices=["stalwart", "wal"],

@@ -49,7 +49,7 @@ LOCAL_IO_ERROR = "Temporary I/O error."
 LOCAL_BLOB_NOT_FOUND = "Blob not found."
 RESERVE_SECONDS = 120  # BlobLink::Temporary { until: now + 120 } (spool.rs@v0.16.18)
 #: aiosmtpd closes an idle connection after this long (300 s by default).  Stalwart's own inbound
-#: timeout is not in the facts; set on purpose so that only the *sender's* DATA timeout decides.
+#: timeout is not in the facts; set on purpose so that only the *sender's* final-dot wait decides.
 SERVER_TIMEOUT = 30 * 86400.0
 HOSTNAME = "mx.receiver.test"
 

@@ -163,3 +163,25 @@ def test_verdict_does_not_claim_a_250_the_sender_never_saw(capsys):
     assert "9 copies" in verdict
     assert "the sender held it until the 250" not in verdict
     assert "bounce" in verdict
+
+
+def test_facts3_data_timeout_help_says_what_it_is_and_each_senders_default(capsys):
+    """--data-timeout keeps working (forum answers quote it); its help says it is the wait for the
+    final-dot reply and gives each sender's default (facts §3, revision 2)."""
+    from blobedu.cli import build_parser
+
+    deliver = build_parser()._subparsers._group_actions[0].choices["deliver"]
+    text = " ".join(deliver.format_help().split())
+    assert "final-dot reply" in text
+    for default in ("stalwart 5m", "postfix 10m", "exim 10m", "rfc5321 10m"):
+        assert default in text
+
+
+@pytest.mark.parametrize("sender, wait", [("stalwart", 300), ("postfix", 600), ("exim", 600), ("rfc5321", 600)])
+def test_facts3_json_names_the_wait_the_sender_really_used(capsys, sender, wait):
+    code, out, _ = run(capsys, "--sender", sender, "--json")
+    data = json.loads(out)
+    assert code == 0 and data["config"]["data_timeout"] == wait
+    assert data["config"]["data_timeout_source"] == f"{sender}'s default"
+    code, out, _ = run(capsys, "--sender", sender, "--data-timeout", "90s", "--json")
+    assert json.loads(out)["config"]["data_timeout"] == 90 and json.loads(out)["config"]["data_timeout_source"] == "set"
