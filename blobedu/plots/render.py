@@ -1,0 +1,356 @@
+"""Drawing a :class:`~blobedu.plots.timeline.Timeline` (or a delay curve) with matplotlib, outside pyplot."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.scale import SymmetricalLogTransform
+from matplotlib.ticker import NullLocator
+
+from ..trace import DeliveryTrace, StoreTrace
+from .lanes import _scale_note, delay_series, delivery_lanes, put_lanes, schedule_lanes, version_lanes
+from .timeline import (DAY, GREY, LINSCALE, MINUTE, OUTAGE_COLOR, OUTAGE_LEGEND, STYLES, Axis, Bar, Mark, Style,
+                       Timeline, _C, time_axis)
+
+# -- drawing -----------------------------------------------------------------------------------------
+class TimelineFigure(Figure):
+    """A Figure that shows itself as a PNG in Jupyter (no pyplot, so it is never shown twice)."""
+
+    timeline: Optional[Timeline] = None
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=100)
+        return buf.getvalue()
+
+
+def new_figure(width: float, height: float) -> TimelineFigure:
+    """A fresh constrained-layout figure on the Agg canvas, outside pyplot."""
+    fig = TimelineFigure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def png_base64(fig: Figure, dpi: int = 90) -> str:
+    """The figure as a base64 PNG (what a notebook output stores)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+_WIDTH = 11.0
+_LANE_INCHES = 0.44
+_CHAR_INCHES = 0.075  # about one character of 8-pt text
+_LEFT_INCHES = 2.0    # the lane names
+
+
+def _style_bar(ax, x0, x1, y, h, style: Style, zorder=2, alpha=None):
+    ax.barh(y, x1 - x0, left=x0, height=h, color=style.color, hatch=style.hatch, edgecolor=style.edge,
+            linewidth=0.6, zorder=zorder, alpha=style.alpha if alpha is None else alpha, align="center")
+
+
+def _rows(bars: Sequence[Bar]) -> list[int]:
+    """Stack overlapping bars: the row each bar goes in, the first whose last bar ended before it starts."""
+    ends: list[float] = []
+    rows = []
+    for b in bars:
+        for i, e in enumerate(ends):
+            if e <= b.start:
+                ends[i] = b.end
+                rows.append(i)
+                break
+        else:
+            ends.append(b.end)
+            rows.append(len(ends) - 1)
+    return rows
+
+
+def _label_runs(marks: Sequence[Mark], axis: Axis, width_in: float) -> list[tuple[float, str]]:
+    """Labels to write: runs of equal labels too close to write each become one ``label ×n``."""
+    todo = sorted((m for m in marks if m.annotate), key=lambda m: m.t)
+    out: list[tuple[float, str]] = []
+    i = 0
+    while i < len(todo):
+        j = i
+        while j + 1 < len(todo) and todo[j + 1].label == todo[i].label:
+            j += 1
+        run = todo[i:j + 1]
+        w = (len(run[0].label) + 1) * _CHAR_INCHES / width_in
+        fits = all(axis.fraction(b.t) - axis.fraction(a.t) >= w for a, b in zip(run, run[1:]))
+        if fits or len(run) == 1:
+            out += [(m.t, m.label) for m in run]
+        else:
+            out.append((run[0].t, f"{run[0].label} ×{len(run)}"))
+        i = j + 1
+    return out
+
+
+def _place(labels: Sequence[tuple[float, str]], axis: Axis, width_in: float, levels: int):
+    """Give each label a level and an alignment so that none overlaps; a label with no room is left out."""
+    taken: list[list[tuple[float, float]]] = [[] for _ in range(levels)]
+    placed = []
+    frac = [axis.fraction(t) for t, _ in labels]
+    wide = [(len(text) + 1) * _CHAR_INCHES / width_in for _, text in labels]
+    for i, (t, text) in enumerate(labels):
+        f, w = frac[i], wide[i]
+        # centred over its mark; ending at it when the next label is close; starting at it as a fallback
+        crowded = i + 1 < len(labels) and frac[i + 1] - f < (w + wide[i + 1]) / 2
+        order = ("right", "center", "left") if crowded else ("center", "left", "right")
+        done = False
+        for level in range(levels):
+            for ha in order:
+                x0 = f if ha == "left" else f - w if ha == "right" else f - w / 2
+                x1 = x0 + w
+                if x0 < -0.02 or x1 > 1.03:  # a little overhang past the axis is fine
+                    continue
+                if all(x1 <= a or x0 >= b for a, b in taken[level]):
+                    taken[level].append((x0, x1))
+                    placed.append((t, text, level, ha))
+                    done = True
+                    break
+            if done:
+                break
+    return placed
+
+
+def draw(timeline: Timeline, ax=None) -> Figure:
+    """Draw a :class:`Timeline` in lanes; returns the Figure (a new one unless ``ax`` is given)."""
+    total = sum(lane.height for lane in timeline.lanes)
+    if ax is None:
+        n_kinds = len(timeline.kinds()) + (1 if timeline.outage else 0)
+        legend_rows = math.ceil(n_kinds / 4)
+        fig = new_figure(_WIDTH, total * _LANE_INCHES + 1.25 + 0.24 * legend_rows)
+        ax = fig.add_subplot()
+        own = True
+    else:
+        fig, own = ax.figure, False
+    if isinstance(fig, TimelineFigure):
+        fig.timeline = timeline
+    axis = timeline.axis
+    width_in = max(fig.get_figwidth() - _LEFT_INCHES - 0.4, 3.0) if own else fig.get_figwidth() * 0.6
+    x_lo, x_hi = axis.lo, axis.hi
+    if axis.scale == "symlog":
+        ax.set_xscale("symlog", linthresh=axis.linthresh, linscale=LINSCALE)
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_ylim(0, total)
+
+    for a, b in timeline.outage:
+        ax.axvspan(a, b, color=OUTAGE_COLOR, alpha=0.16, zorder=0, linewidth=0)
+
+    y_top = total
+    yticks, ynames = [], []
+    for lane in timeline.lanes:
+        h = lane.height
+        y0 = y_top - h
+        center = y0 + h / 2
+        yticks.append(center)
+        ynames.append(lane.name)
+        ax.axhline(y0, color="#d0d0d0", linewidth=0.6, zorder=1)
+        labelled = lane.labelled if lane.labelled is not None else any(m.annotate for m in lane.marks)
+        # a lane with labels keeps its marks low and writes the labels above them
+        mark_y = y0 + 0.32 * h if labelled else center
+        if lane.key == "s3":
+            for b in lane.bars:
+                style = STYLES[b.kind]
+                if b.kind == "s3-up":
+                    _style_bar(ax, b.start, b.end, center, 0.18 * h, style, alpha=0.7)
+                else:
+                    _style_bar(ax, b.start, b.end, center, 0.7 * h, style)
+                    _bar_text(ax, axis, b, center, width_in)
+        elif lane.bars:
+            rows = _rows(lane.bars)
+            n = max(rows) + 1
+            if labelled:
+                row_h, base = min(0.22 * h, 0.5 * h / n), mark_y
+            else:
+                row_h, base = 0.7 * h / n, y0 + 0.15 * h + 0.35 * h / n
+            for b, row in zip(lane.bars, rows):
+                style = STYLES[b.kind]
+                y = base + row * row_h if not labelled else base
+                bh = row_h * (0.85 if not labelled else 1.0)
+                if axis.fraction(b.end) - axis.fraction(b.start) < 0.004:
+                    ax.plot([b.start], [y], marker="|", markersize=bh * _LANE_INCHES * 72,
+                            color=style.color if style.color != GREY else "#555555", markeredgewidth=2.2,
+                            zorder=3, linestyle="none")
+                else:
+                    _style_bar(ax, b.start, b.end, y, bh, style)
+                if b.open:
+                    ax.plot([b.end], [y], marker=">", color=style.edge if style.edge != "white" else style.color,
+                            markersize=7, zorder=4, clip_on=False, linestyle="none")
+                if b.annotate:
+                    _bar_text(ax, axis, b, y, width_in)
+        counts = {k: sum(1 for m in lane.marks if m.kind == k) for k in {m.kind for m in lane.marks}}
+        for m in lane.marks:
+            style = STYLES[m.kind]
+            shrink = 0.65 if counts[m.kind] > 40 else 1.0  # many marks of a kind: smaller ones stay apart
+            if m.duration and m.duration > 0:
+                ax.plot([m.t, m.t + m.duration], [mark_y, mark_y], color=style.color, linewidth=2, zorder=3)
+            ax.plot([m.t], [mark_y], marker=style.marker, markersize=style.size * shrink, linestyle="none",
+                    markerfacecolor="white" if style.hollow else style.color,
+                    markeredgecolor=style.edge if style.marker not in ("x", "|") else style.color,
+                    markeredgewidth=1.6 if style.hollow or style.marker in ("x", "|") else 0.7, zorder=5)
+        if labelled:
+            levels = 3 if h >= 1.4 else 2
+            step = 0.2 * h
+            for t, text, level, ha in _place(_label_runs(lane.marks, axis, width_in), axis, width_in, levels):
+                ax.text(t, mark_y + 0.2 * h + level * step, text, ha=ha, va="bottom", fontsize=8, zorder=6,
+                        clip_on=False)
+        if not lane.bars and not lane.marks and lane.note:
+            ax.text(0.5, center, lane.note, transform=ax.get_yaxis_transform(), ha="center", va="center",
+                    fontsize=8, color="#666666", style="italic")
+        y_top = y0
+
+    ax.set_yticks(yticks, ynames, fontsize=9)
+    ax.tick_params(axis="y", length=0)
+    ax.set_xticks(axis.ticks, axis.labels, fontsize=9)
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.grid(axis="x", color="#e4e4e4", linewidth=0.6, zorder=0)
+    ax.set_axisbelow(True)
+    ax.set_xlabel(timeline.xlabel, fontsize=9)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    handles = _legend_handles(timeline)
+    if own:
+        ax.set_title(timeline.subtitle, loc="left", fontsize=11, fontweight="bold")
+        fig.suptitle(timeline.title, x=0.01, ha="left", fontsize=8.5, color="#444444")
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), fontsize=8,
+                   frameon=False)
+    else:
+        ax.set_title(timeline.subtitle, loc="left", fontsize=10)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+    return fig
+
+
+def _bar_text(ax, axis: Axis, b: Bar, y: float, width_in: float) -> None:
+    """Write a bar's label inside it when it fits, else just after it."""
+    w = (len(b.label) + 1) * _CHAR_INCHES / width_in
+    f0, f1 = axis.fraction(b.start), axis.fraction(min(b.end, axis.hi))
+    box = dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85)
+    if f1 - f0 >= w:
+        mid = _from_fraction(axis, (f0 + f1) / 2)
+        ax.text(mid, y, b.label, ha="center", va="center", fontsize=8, zorder=6, bbox=box)
+    elif f1 + w < 1.0:
+        ax.text(b.end, y, " " + b.label, ha="left", va="center", fontsize=8, zorder=6, bbox=box)
+
+
+def _from_fraction(axis: Axis, f: float) -> float:
+    """The time at fraction ``f`` of the axis (inverse of :meth:`Axis.fraction`)."""
+    if axis.scale == "linear":
+        return axis.lo + f * (axis.hi - axis.lo)
+    if axis.scale == "log":
+        return float(10 ** (math.log10(axis.lo) + f * (math.log10(axis.hi) - math.log10(axis.lo))))
+    tr = SymmetricalLogTransform(10, axis.linthresh, LINSCALE)
+    a, b = tr.transform(np.array([axis.lo, axis.hi]))
+    return float(tr.inverted().transform(np.array([a + f * (b - a)]))[0])
+
+
+def _legend_handles(timeline: Timeline) -> list:
+    handles: list = []
+    for kind in timeline.kinds():
+        s = STYLES[kind]
+        if s.marker is None:
+            handles.append(Patch(facecolor=s.color, hatch=s.hatch, edgecolor=s.edge if s.hatch else s.color,
+                                 label=s.legend))
+        else:
+            handles.append(Line2D([], [], marker=s.marker, linestyle="none", markersize=min(s.size, 9),
+                                  markerfacecolor="white" if s.hollow else s.color,
+                                  markeredgecolor=s.edge if s.marker not in ("x", "|") else s.color,
+                                  markeredgewidth=1.4 if s.hollow or s.marker in ("x", "|") else 0.7,
+                                  label=s.legend))
+    if timeline.outage:
+        handles.append(Patch(facecolor=OUTAGE_COLOR, alpha=0.3, label=OUTAGE_LEGEND))
+    return handles
+
+
+# -- the public plots ---------------------------------------------------------------------------------
+def plot_put(trace: StoreTrace, ax=None, scale: str = "auto") -> Figure:
+    """One PUT's retry loop in lanes: S3 state, requests, backoff sleeps, outcome."""
+    return draw(put_lanes(trace, scale=scale), ax)
+
+
+def plot_delivery(trace: DeliveryTrace, faults=None, ax=None, scale: str = "auto") -> Figure:
+    """One message's journey in lanes: S3, requests, sleeps, SMTP sessions, custody, mailbox and DSNs."""
+    return draw(delivery_lanes(trace, faults, scale), ax)
+
+
+def plot_schedules(schedules: Sequence[Any] = ("stalwart", "postfix", "exim", "rfc5321"),
+                   horizon: Union[str, float] = 5 * DAY, ax=None, scale: str = "auto") -> Figure:
+    """The senders' attempt times side by side, if every attempt fails, up to ``horizon``."""
+    return draw(schedule_lanes(schedules, horizon, scale), ax)
+
+
+def plot_versions(traces: Mapping[str, StoreTrace], ax=None, scale: str = "auto") -> Figure:
+    """Several PUT traces (e.g. from :func:`version_traces`) one lane each, on one time axis."""
+    return draw(version_lanes(traces, scale), ax)
+
+
+#: Series styles for curves: colour, marker and line style all differ.
+SERIES = (
+    (_C["blue"], "o", "-"), (_C["vermillion"], "s", "--"), (_C["bluish green"], "^", ":"),
+    (_C["reddish purple"], "D", "-."), (_C["orange"], "v", "-"), (_C["sky blue"], "P", "--"),
+)
+
+
+def plot_delay_curve(points: Union[Sequence[dict], Mapping[str, Sequence[dict]]], ax=None,
+                     scale: str = "auto") -> Figure:
+    """Outage length against delivery delay (from :func:`delay_curve`), one curve per sender."""
+    series = delay_series(points)
+    values = [v for s in series.values() for pairs in s.values() for xy in pairs for v in xy if v is not None]
+    positive = [v for v in values if v > 0]
+    top = max(values + [1.0])
+    if scale == "auto":  # outages from minutes to days: log, unless a zero must show
+        scale = "log" if positive and len(positive) == len(values) else "symlog"
+    axis = time_axis(top, scale, min_gap=0.085, start=min(positive) if positive else 0.0,
+                     linthresh=MINUTE if top >= DAY else 1.0)
+    if ax is None:
+        fig = new_figure(8.5, 6.2)
+        ax = fig.add_subplot()
+        own = True
+    else:
+        fig, own = ax.figure, False
+    if axis.scale != "linear":
+        kw = {"linthresh": axis.linthresh, "linscale": LINSCALE} if axis.scale == "symlog" else {}
+        ax.set_xscale(axis.scale, **kw)
+        ax.set_yscale(axis.scale, **kw)
+    ax.set_xlim(axis.lo, axis.hi)
+    ax.set_ylim(axis.lo, axis.hi)
+    diag = np.geomspace(max(axis.lo, 1e-3), axis.hi, 200)
+    ax.plot(diag, diag, color=GREY, linestyle=(0, (4, 3)), linewidth=1, zorder=1,
+            label="delivered the moment S3 is back")
+    for (name, s), (color, marker, line) in zip(series.items(), SERIES * 4):
+        if s["delivered"]:
+            xs, ys = zip(*s["delivered"])
+            ax.plot(xs, ys, color=color, marker=marker, linestyle=line, linewidth=1.6, markersize=7,
+                    markeredgecolor="black", markeredgewidth=0.5, label=f"{name}: delivered", zorder=3)
+        if s["bounced"]:
+            xs, ys = zip(*s["bounced"])
+            ax.plot(xs, ys, color=color, marker="X", linestyle="none", markersize=11, markeredgecolor="black",
+                    markeredgewidth=0.8, zorder=4, label=f"{name}: bounced (y = when)")
+        if s["lost"]:
+            xs, ys = zip(*s["lost"])
+            ax.plot(xs, ys, color=color, marker="*", linestyle="none", markersize=13, markerfacecolor="white",
+                    markeredgewidth=1.5, zorder=4, label=f"{name}: LOST after a 250")
+    ax.set_xticks(axis.ticks, axis.labels, fontsize=9)
+    ax.set_yticks(axis.ticks, axis.labels, fontsize=9)
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.grid(color="#e4e4e4", linewidth=0.6)
+    ax.set_axisbelow(True)
+    note = _scale_note(axis)
+    ax.set_xlabel(f"S3 outage length{note}", fontsize=9)
+    ax.set_ylabel(f"time until the receiver's 250{note}", fontsize=9)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    # delay >= outage, so the lower right is always empty: the legend goes there
+    ax.legend(loc="lower right", fontsize=8, frameon=True, framealpha=0.9, edgecolor="#dddddd")
+    ax.set_title("How long an S3 outage delays a message, by sending server", loc="left",
+                 fontsize=11 if own else 10, fontweight="bold" if own else "normal")
+    return fig
