@@ -184,6 +184,11 @@ class InProcessEndpoint:
         listing = self._client.list_objects_v2(Bucket=self.bucket)
         return [o["Key"] for o in listing.get("Contents", [])]
 
+    def reset(self) -> None:
+        """Empty the bucket, so that a run on a reused endpoint starts from nothing (blob keys repeat)."""
+        for key in self.keys():
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+
     def close(self) -> None:
         """Stop moto's mock."""
         if self._open:

@@ -5,18 +5,31 @@ Theory of operation
 Everything a panel decides lives in plain functions that take a ``values`` dict (control name to
 value, the way the widgets hold them: durations as text like ``"1h"``) and need no browser:
 
-* :func:`fault_specs`, :func:`put_scenario_from_values` and :func:`scenario_from_values` turn
-  values into fault specs and a :class:`~blobedu.store.StoreConfig` or
-  :class:`~blobedu.delivery.DeliveryConfig`, raising :class:`~blobedu.errors.BlobeduError` with
-  a readable message for anything wrong (a bad duration, verify on 0.16.1, maxRetries outside the
-  version's range, an unavailable receiver);
-* :func:`run_put_panel` and :func:`run_panel` run the model and return ``(trace, verdict)``, or
-  ``(None, message)`` when the values are wrong, so a panel never raises at a reader.
+* :func:`fault_specs` reads the faults box, one ``KIND@START[-END]`` spec a line, so several faults
+  (an S3 window *and* a receiver event) run at once; :func:`blobedu.faults.parse` is the one judge
+  of a line, and each bad line gets its own message naming it (:func:`fault_problems`);
+* :func:`put_scenario_from_values`, :func:`scenario_from_values`, :func:`verify_scenario_from_values`
+  and :func:`compare_scenario_from_values` turn values into faults and a
+  :class:`~blobedu.store.StoreConfig` or :class:`~blobedu.delivery.DeliveryConfig` (one per design
+  for the side-by-side panel), raising :class:`~blobedu.errors.BlobeduError` with a readable
+  message for anything wrong (a bad duration, verify on 0.16.1, maxRetries outside the version's
+  range, an unavailable receiver);
+* the ``run_*_panel`` functions run the model and return ``(trace, verdict)``, or ``(None, message)``
+  when the values are wrong, so a panel never raises at a reader.  They share one in-process moto
+  endpoint (:func:`shared_endpoint`), emptied before each run: starting moto is a fifth of a redraw.
 
 :class:`Panel` is only wiring.  It reads its controls into a values dict, calls its runner, draws
 the trace with :mod:`blobedu.plots` into an ``ipywidgets.Output`` as a PNG, and writes the
-one-line verdict.  Sliders and text boxes use ``continuous_update=False``, so a change runs the
-model once, when the slider is released or the text is committed (Enter or leaving the box).
+verdict (a bad value shows there, once; the figure area is then empty).  Panel figures use the
+fixed layout of :func:`blobedu.plots.draw` and a fast PNG encoder: a redraw costs the model's run,
+about 20 ms of drawing and 50-100 ms of rasterising (``Panel.timings`` keeps the last one's).
+Sliders and text boxes use ``continuous_update=False``, so a change runs the model once, when the
+slider is released or the text is committed (Enter or leaving the box; a Textarea on leaving it).
+
+Three more panels than the PUT and delivery ones: :func:`verify_panel` (notebook 02: a lost-write
+window, verifyAfterWrite, the version) and :func:`compare_panel` (notebook 04: the same faults
+through Stalwart's receiver and a write-ahead spool, two timelines on one time axis, one verdict
+line each with who held the copy when; its ``case`` presets fill the faults box).
 
 A stored notebook shows the default figure even without a widget kernel: the Output holds the
 figure as an ordinary ``image/png`` display, and the panel's own display bundle carries the same
@@ -37,37 +50,41 @@ from .errors import BlobeduError
 from .faults import RECEIVER_KINDS, parse
 from .versions import LATEST, behaviour
 
-#: The fault kinds a PUT panel offers: (what the dropdown shows, the spec kind).
-PUT_KINDS = (
-    ("no fault", "none"),
-    ("503 Slow Down", "503"),
-    ("500 Internal Error", "500"),
-    ("429 Too Many Requests", "429"),
-    ("403 Forbidden", "403"),
-    ("connection refused", "refused"),
-    ("timeout (S3 silent)", "timeout"),
-    ("lost write (200, not kept)", "lost-write"),
-)
-#: A delivery panel adds the receiver's own faults.
-DELIVERY_KINDS = PUT_KINDS + (
-    ("receiver crash (at 'from')", "crash"),
-    ("receiver disk loss (at 'from')", "disk-loss"),
-    ("receiver disk full", "disk-full"),
-)
-_POINT_KINDS = ("crash", "disk-loss")
 SENDERS = ("stalwart", "postfix", "exim", "rfc5321")
 RECEIVERS = ("stalwart", "wal")
 VERIFY_CHOICES = (("version default", "default"), ("on", "on"), ("off", "off"))
 #: The slider's range: wide enough to step outside 0.16's 1-10 and see the message.
 MAX_RETRIES_SLIDER = (0, 20)
+#: What the faults box shows as a hint: every kind, one spec a line.
+FAULTS_HINT = ("one fault a line, KIND@START[-END]: 503@0-1h, refused@0-4d, timeout@0-10m, lost-write@0-1s, "
+               "429@.., crash@30m, disk-loss@30m, disk-full@0-1h")
 
 PUT_DEFAULTS: dict[str, Any] = {
-    "kind": "503", "start": "0", "end": "5s", "version": LATEST, "max_retries": 3, "timeout": "30s",
+    "faults": "503@0-5s", "version": LATEST, "max_retries": 3, "timeout": "30s",
     "verify": "default", "latency": "0", "scale": "auto",
 }
 DELIVERY_DEFAULTS: dict[str, Any] = dict(
-    PUT_DEFAULTS, end="1h", sender="stalwart", receiver="stalwart", data_timeout="",
+    PUT_DEFAULTS, faults="503@0-1h", sender="stalwart", receiver="stalwart", data_timeout="",
 )
+#: Notebook 02's panel: a lost-write window against verifyAfterWrite, by version.
+VERIFY_DEFAULTS: dict[str, Any] = {
+    "version": LATEST, "verify": "on", "lost_from": "0", "lost_until": "1s", "max_retries": 3, "scale": "auto",
+}
+VERIFY_VERSIONS = ("0.16.1", "0.16.2", LATEST)
+#: Notebook 04's side-by-side panel: the cases it teaches, as fault lists.
+COMPARE_PRESETS: dict[str, str] = {
+    "S3 outage only": "refused@0-1h",
+    "S3 outage + receiver crash": "refused@0-1h\ncrash@30m",
+    "S3 outage + disk loss": "refused@0-1h\ndisk-loss@30m",
+    "disk full (S3 up)": "disk-full@0-1h",
+}
+CUSTOM = "custom (edit the faults)"
+COMPARE_DEFAULTS: dict[str, Any] = {
+    "preset": "S3 outage + disk loss", "faults": COMPARE_PRESETS["S3 outage + disk loss"], "sender": "stalwart",
+    "scale": "auto",
+}
+#: The two designs the side-by-side panel runs: (receiver, what the verdict calls it).
+DESIGNS = (("stalwart", "Stalwart (no spool)"), ("wal", "write-ahead spool"))
 
 
 # -- values to a scenario: plain functions -----------------------------------------------------------
@@ -89,19 +106,37 @@ def _duration(name: str, text: Any, allow_empty: bool = False) -> Optional[float
         raise BlobeduError(f"{name}: {exc}") from None
 
 
-def fault_specs(values: Mapping[str, Any]) -> list[str]:
-    """The fault specs the controls describe: ``[]`` for no fault, else ``["KIND@START[-END]"]``."""
-    kind = str(values.get("kind", "none"))
-    if kind == "none":
+def fault_lines(text: Any) -> list[str]:
+    """The fault specs a faults box holds: one a line (commas also separate), blank lines skipped."""
+    if text is None:
         return []
-    start = _duration("from", values.get("start", "0"))
-    end = None if kind in _POINT_KINDS else _duration("until", values.get("end", ""), allow_empty=True)
-    if end is not None and end <= start:
-        raise BlobeduError(f"the fault ends ({format_duration(end)}) before it starts ({format_duration(start)}): "
-                           "'until' must be later than 'from', or empty for a fault that never ends")
-    spec = f"{kind}@{format_duration(start)}" + (f"-{format_duration(end)}" if end is not None else "")
-    parse(spec)  # the one parser decides what is valid
-    return [spec]
+    if isinstance(text, (list, tuple)):
+        text = "\n".join(str(t) for t in text)
+    return [part.strip() for line in str(text).splitlines() for part in line.split(",") if part.strip()]
+
+
+def fault_problems(text: Any, receiver_faults: bool = True) -> list[str]:
+    """One message per bad line of a faults box, naming the line; ``[]`` when every line parses."""
+    problems = []
+    for n, line in enumerate(fault_lines(text), 1):
+        try:
+            fault = parse(line)  # the one parser decides what is valid
+        except BlobeduError as exc:
+            problems.append(f"fault line {n} ({line}): {str(exc).replace(f'bad fault {line!r}: ', '')}")
+            continue
+        if not receiver_faults and fault.kind in RECEIVER_KINDS:
+            problems.append(f"fault line {n} ({line}): a PUT has no receiver, so {fault.kind} cannot apply: "
+                            "use the delivery panel")
+    return problems
+
+
+def fault_specs(values: Mapping[str, Any], receiver_faults: bool = True) -> list[str]:
+    """The fault specs the faults box holds, normalised (``503@0s-1h``); raises one error listing each bad line."""
+    text = values.get("faults", "")
+    problems = fault_problems(text, receiver_faults)
+    if problems:
+        raise BlobeduError("\n".join(problems))
+    return [parse(line).spec() for line in fault_lines(text)]
 
 
 def _max_retries(value: Any) -> Optional[int]:
@@ -143,10 +178,7 @@ def store_config_from_values(values: Mapping[str, Any]):
 def put_scenario_from_values(values: Mapping[str, Any]):
     """``(faults, StoreConfig)`` for the PUT panel; raises :class:`BlobeduError` on bad values."""
     values = _merged(values, PUT_DEFAULTS)
-    faults = fault_specs(values)
-    if any(parse(f).kind in RECEIVER_KINDS for f in faults):
-        raise BlobeduError("a PUT has no receiver, so crash, disk-loss and disk-full cannot apply: "
-                           "use the delivery panel")
+    faults = fault_specs(values, receiver_faults=False)
     return faults, store_config_from_values(values)
 
 
@@ -172,6 +204,30 @@ def scenario_from_values(values: Mapping[str, Any]):
     return faults, config
 
 
+def verify_scenario_from_values(values: Mapping[str, Any]):
+    """``(faults, DeliveryConfig)`` for notebook 02's panel: one lost-write window, verify on or off."""
+    values = _merged(values, VERIFY_DEFAULTS)
+    start = _duration("lost writes from", values["lost_from"])
+    end = _duration("until", values["lost_until"], allow_empty=True)
+    spec = f"lost-write@{format_duration(start)}" + (f"-{format_duration(end)}" if end is not None else "")
+    try:
+        parse(spec)
+    except BlobeduError as exc:
+        raise BlobeduError(f"the lost-write window: {str(exc).replace(f'bad fault {spec!r}: ', '')}") from None
+    return scenario_from_values({"faults": spec, "version": values["version"], "verify": values["verify"],
+                                 "max_retries": values["max_retries"]})
+
+
+def compare_scenario_from_values(values: Mapping[str, Any]):
+    """``(faults, {receiver: DeliveryConfig})`` for notebook 04's panel: the same faults, both designs."""
+    values = _merged(values, COMPARE_DEFAULTS)
+    faults = fault_specs(values)
+    configs = {}
+    for receiver, _name in DESIGNS:
+        _, configs[receiver] = scenario_from_values({"faults": "", "sender": values["sender"], "receiver": receiver})
+    return faults, configs
+
+
 def problem(message: str) -> str:
     """How a panel shows values it cannot run."""
     return f"⚠ cannot run this: {message}"
@@ -189,29 +245,152 @@ def put_verdict(trace) -> str:
     return head + (f", not stored: {trace.error}" if trace.error else ", not stored")
 
 
+#: Who can hold the copy that counts, in the words a verdict uses (receiver memory is only a moment).
+_KEEPERS = {"sender queue": "sender", "spool": "spool", "S3": "S3"}
+
+
+def custody_line(trace) -> str:
+    """Who held the message when: ``sender 0s-1h02m → S3 from 1h02m``; a spool lost with its disk says so."""
+    spans = sorted((c for c in trace.custody if c["holder"] in _KEEPERS), key=lambda c: (c["from"], c["holder"]))
+    merged: list[list] = []
+    for c in spans:
+        if merged and merged[-1][0] == c["holder"] and (merged[-1][2] is None or c["from"] <= merged[-1][2]):
+            merged[-1][2] = None if c["to"] is None or merged[-1][2] is None else max(merged[-1][2], c["to"])
+            merged[-1][3] = c["note"]
+            continue
+        merged.append([c["holder"], c["from"], c["to"], c["note"]])
+    parts = []
+    for holder, a, b, note in merged:
+        name = _KEEPERS[holder]
+        if b is None:
+            parts.append(f"{name} from {format_duration(a)}")
+        elif b == a:
+            parts.append(f"{name} until {format_duration(a)}")
+        else:
+            parts.append(f"{name} {format_duration(a)}-{format_duration(b)}" + (" (disk lost)" if "disk lost" in note
+                                                                               else ""))
+    return " → ".join(parts) or "nobody"
+
+
+def design_verdict(trace, name: str) -> str:
+    """One line per design: delivered and when, lost, or bounced; then who held the copy when."""
+    if trace.fate == "delivered":
+        head = f"delivered after {format_duration(trace.delivered_at)}"
+    elif trace.fate == "bounced":
+        bounce = next((d for d in trace.dsns if d["kind"] == "failed"), None)
+        head = "bounced" + (f" at {format_duration(bounce['t'])}" if bounce else "") + ", author told"
+    else:
+        loss = next((e for e in trace.events if e["what"] == "disk-loss" and e.get("lost")), None)
+        head = "LOST" + (f" at {format_duration(loss['t'])}" if loss else "") + " after a 250, author never told"
+    return f"{name}: {head} · copy: {custody_line(trace)}"
+
+
+def verify_verdict(trace) -> str:
+    """Notebook 02's verdict: the delivery's line, the accepting session's store loop, and what came after."""
+    from .text import verdict
+
+    lines = [verdict(trace)]
+    accepted = next((s for s in trace.sessions if s.reply.startswith("250") and s.store), None)
+    if accepted is not None:
+        requests = accepted.store["requests"]
+        loop = ", ".join(f"{r['method']} {r['result']}" for r in requests)
+        reputs = sum(1 for r in requests if r["method"] == "PUT") - 1
+        lines.append(f"the 250's store loop: {loop}" + (f" ({reputs} re-PUT{'s' if reputs != 1 else ''} after a "
+                                                        "HEAD 404)" if reputs > 0 else ""))
+        failures = [e for e in trace.local if e["result"] != "delivered"]
+        if failures and not accepted.durable_at_reply:
+            bounce = next((d for d in trace.dsns if d["kind"] == "failed"), None)
+            lines.append(f"after it: a 250 for a blob that is not in S3, then local delivery: "
+                         f"'{failures[0]['result']}' × {len(failures)}"
+                         + (f", bounced by the {bounce['origin']} at {format_duration(bounce['t'])}" if bounce else ""))
+        elif trace.fate == "delivered":
+            lines.append(f"after it: the blob is in S3, in the mailbox at {format_duration(trace.mailbox_at)}")
+    return "\n".join(lines)
+
+
+# -- running the model: one endpoint for every panel run ----------------------------------------------
+_ENDPOINT = None
+
+
+def shared_endpoint():
+    """One in-process moto endpoint for every panel run, emptied before each (starting moto costs ~40 ms)."""
+    global _ENDPOINT
+    from .endpoint import InProcessEndpoint
+
+    if _ENDPOINT is None or not _ENDPOINT._open:
+        _ENDPOINT = InProcessEndpoint()
+    else:
+        _ENDPOINT.reset()
+    return _ENDPOINT
+
+
+def _put(faults, config):
+    from .store import S3BlobStore
+
+    store = S3BlobStore(config, shared_endpoint(), None, faults)
+    store.origin = store.clock.now()
+    return store.put(b"Subject: hello\r\n\r\nA message body.\r\n")
+
+
+def _deliver(faults, config):
+    from .delivery import deliver
+
+    return deliver(faults, config, endpoint=shared_endpoint())
+
+
 def run_put_panel(values: Mapping[str, Any]):
     """Run the PUT the controls describe: ``(trace, verdict)``, or ``(None, message)`` for bad values."""
-    from .store import put
-
     try:
         faults, config = put_scenario_from_values(values)
     except BlobeduError as exc:
         return None, problem(str(exc))
-    trace = put(faults=faults, config=config)
+    trace = _put(faults, config)
     return trace, put_verdict(trace)
 
 
 def run_panel(values: Mapping[str, Any]):
     """Run the delivery the controls describe: ``(trace, verdict)``, or ``(None, message)`` for bad values."""
-    from .delivery import deliver
     from .text import verdict
 
     try:
         faults, config = scenario_from_values(values)
     except BlobeduError as exc:
         return None, problem(str(exc))
-    trace = deliver(faults, config)
+    trace = _deliver(faults, config)
     return trace, verdict(trace)
+
+
+def run_verify_panel(values: Mapping[str, Any]):
+    """Run notebook 02's scenario: ``(trace, verdict)``, or ``(None, message)`` for bad values."""
+    try:
+        faults, config = verify_scenario_from_values(values)
+    except BlobeduError as exc:
+        return None, problem(str(exc))
+    trace = _deliver(faults, config)
+    return trace, verify_verdict(trace)
+
+
+def run_compare_panel(values: Mapping[str, Any]):
+    """The same faults through both designs: ``({receiver: trace}, two verdict lines)``, or ``(None, message)``."""
+    try:
+        faults, configs = compare_scenario_from_values(values)
+    except BlobeduError as exc:
+        return None, problem(str(exc))
+    traces = {receiver: _deliver(faults, configs[receiver]) for receiver, _ in DESIGNS}
+    return traces, "\n".join(design_verdict(traces[r], name) for r, name in DESIGNS)
+
+
+def compare_lanes(traces: Mapping[str, Any], scale: str = "auto") -> list[plots.Timeline]:
+    """Both designs' timelines on one time axis (the longer run's), each titled with its verdict."""
+    names = dict(DESIGNS)
+    longest = max(plots.delivery_lanes(traces[r], scale=scale).horizon for r, _ in DESIGNS)
+    timelines = [plots.delivery_lanes(traces[r], scale=scale, horizon=longest) for r, _ in DESIGNS]
+    axis = timelines[0].axis
+    out = []
+    for (receiver, _), timeline in zip(DESIGNS, timelines):
+        out.append(plots.Timeline(timeline.title, design_verdict(traces[receiver], names[receiver]),
+                                  timeline.horizon, axis, timeline.lanes, timeline.outage, timeline.xlabel))
+    return out
 
 
 # -- the widgets -------------------------------------------------------------------------------------
@@ -223,13 +402,20 @@ def _text(description: str, value: Any, placeholder: str = "", width: str = "150
                         continuous_update=False, style=_STYLE, layout=widgets.Layout(width=width))
 
 
+def _faults_box(value: Any) -> widgets.Textarea:
+    text = "\n".join(fault_lines(value))
+    return widgets.Textarea(value=text, description="faults", placeholder=FAULTS_HINT, continuous_update=False,
+                            rows=max(2, min(6, len(fault_lines(value)) + 1)), style=_STYLE,
+                            layout=widgets.Layout(width="420px"))
+
+
 def _dropdown(description: str, options, value: Any, width: str = "240px") -> widgets.Dropdown:
     return widgets.Dropdown(options=options, value=value, description=description, style=_STYLE,
                             layout=widgets.Layout(width=width))
 
 
-def _version_options(chosen: str) -> list[tuple[str, str]]:
-    versions = list(plots.REPRESENTATIVE_VERSIONS)
+def _version_options(chosen: str, versions=None) -> list[tuple[str, str]]:
+    versions = list(versions or plots.REPRESENTATIVE_VERSIONS)
     if chosen not in versions:
         versions.append(chosen)
     options = []
@@ -241,18 +427,22 @@ def _version_options(chosen: str) -> list[tuple[str, str]]:
     return options
 
 
-def _common_controls(values: Mapping[str, Any], kinds) -> dict[str, widgets.Widget]:
+def _max_retries_slider(value: Any) -> widgets.IntSlider:
+    return widgets.IntSlider(value=int(value if value is not None else 3), min=MAX_RETRIES_SLIDER[0],
+                             max=MAX_RETRIES_SLIDER[1], description="maxRetries", continuous_update=False,
+                             style=_STYLE)
+
+
+def _verify_value(value: Any) -> str:
+    return value if value in ("default", "on", "off") else {True: "on", False: "off"}.get(value, "default")
+
+
+def _common_controls(values: Mapping[str, Any]) -> dict[str, widgets.Widget]:
     return {
-        "kind": _dropdown("fault", kinds, values["kind"], "260px"),
-        "start": _text("from", values["start"], "0", "130px"),
-        "end": _text("until", values["end"], "empty: forever", "160px"),
+        "faults": _faults_box(values["faults"]),
         "version": _dropdown("Stalwart", _version_options(str(values["version"])), str(values["version"]), "260px"),
-        "max_retries": widgets.IntSlider(value=int(values["max_retries"] if values["max_retries"] is not None else 3),
-                                         min=MAX_RETRIES_SLIDER[0], max=MAX_RETRIES_SLIDER[1],
-                                         description="maxRetries", continuous_update=False, style=_STYLE),
-        "verify": _dropdown("verifyAfterWrite", VERIFY_CHOICES, values["verify"] if values["verify"] in
-                            ("default", "on", "off") else {True: "on", False: "off"}.get(values["verify"], "default"),
-                            "260px"),
+        "max_retries": _max_retries_slider(values["max_retries"]),
+        "verify": _dropdown("verifyAfterWrite", VERIFY_CHOICES, _verify_value(values["verify"]), "260px"),
         "timeout": _text("timeout", values["timeout"], "30s"),
         "latency": _text("latency", values["latency"], "0"),
         "scale": _dropdown("time axis", ("auto", "linear", "symlog"), values["scale"], "200px"),
@@ -260,37 +450,42 @@ def _common_controls(values: Mapping[str, Any], kinds) -> dict[str, widgets.Widg
 
 
 class Panel(widgets.VBox):
-    """Controls, a one-line verdict and a timeline figure that follows the controls.
+    """Controls, a verdict and a timeline figure that follows the controls.
 
     For tests and notebooks: ``controls`` (by name), ``verdict`` (the HTML widget) and
-    ``verdict_text``, ``output`` (the figure), ``trace``, ``lanes`` (the plotted
-    :class:`~blobedu.plots.Timeline`), ``error`` (the message when the values cannot run).
+    ``verdict_text``, ``output`` (the figure), ``trace`` (what the runner returned), ``lanes`` (the
+    plotted :class:`~blobedu.plots.Timeline`, or a list of them for a stacked figure), ``error``
+    (the message when the values cannot run), ``timings`` (wall ms of the last redraw: run, draw,
+    encode).  A bad value shows once, in the verdict line; the figure area is then empty.
     """
 
     def __init__(self, controls: dict[str, widgets.Widget], rows: list[list[str]],
-                 runner: Callable[[dict], tuple], lanes_of: Callable[..., plots.Timeline]) -> None:
+                 runner: Callable[[dict], tuple], lanes_of: Callable[..., Any],
+                 on_change: Optional[Callable[["Panel", str], None]] = None) -> None:
         self.controls = controls
         self.runner = runner
         self.lanes_of = lanes_of
+        self.on_change = on_change
         self.verdict = widgets.HTML()
         self.output = widgets.Output()
         self.verdict_text = ""
         self.error: Optional[str] = None
         self.trace = None
-        self.lanes: Optional[plots.Timeline] = None
+        self.lanes: Any = None
         self.figure = None
         self.png: Optional[str] = None
+        self.timings: dict[str, float] = {}
         self._holding = False
         super().__init__([widgets.HBox([controls[name] for name in row]) for row in rows]
                          + [self.verdict, self.output])
-        for control in controls.values():
-            control.observe(self._changed, names="value")
+        for name, control in controls.items():
+            control.observe(lambda change, name=name: self._changed(name), names="value")
         self.refresh()
 
     def values(self) -> dict[str, Any]:
         """The controls' current values; maxRetries is None (the version's own) when the version has none."""
         values = {name: control.value for name, control in self.controls.items()}
-        if self.controls["max_retries"].disabled:
+        if "max_retries" in self.controls and self.controls["max_retries"].disabled:
             values["max_retries"] = None
         return values
 
@@ -299,31 +494,47 @@ class Panel(widgets.VBox):
         unknown = set(values) - set(self.controls)
         if unknown:
             raise BlobeduError(f"unknown control {', '.join(sorted(unknown))}: {', '.join(self.controls)}")
+        values = {name: "\n".join(fault_lines(v)) if name == "faults" else v for name, v in values.items()}
         self._holding = True
         try:
             for name, value in values.items():
                 self.controls[name].value = value
+                if self.on_change is not None:
+                    self.on_change(self, name)  # e.g. a preset fills the faults box
+            for name, value in values.items():
+                self.controls[name].value = value  # what was set explicitly wins over what a preset filled in
         finally:
             self._holding = False
         self.refresh()
 
-    def _changed(self, change) -> None:
-        if not self._holding:
-            self.refresh()
+    def _changed(self, name: str) -> None:
+        if self._holding:
+            return
+        if self.on_change is not None:
+            self._holding = True
+            try:
+                self.on_change(self, name)
+            finally:
+                self._holding = False
+        self.refresh()
 
     def _sync_controls(self) -> None:
-        """Grey out what the current choice makes meaningless (no retries before 0.10.3; no end for a crash)."""
+        """Grey out what the current choice makes meaningless (no retries before 0.10.3)."""
+        if "max_retries" not in self.controls or "version" not in self.controls:
+            return
         try:
             no_retries = behaviour(self.controls["version"].value).max_retries_range is None
         except BlobeduError:
             no_retries = False
         self.controls["max_retries"].disabled = no_retries
-        self.controls["end"].disabled = self.controls["kind"].value in _POINT_KINDS
 
     def refresh(self) -> None:
         """Run the model for the current values and redraw; bad values show a message instead of raising."""
+        import time
+
         self._sync_controls()
         values = self.values()
+        t0 = time.perf_counter()
         try:
             trace, text = self.runner(values)
         except Exception as exc:  # noqa: BLE001 - a reader should see a message, not a traceback in a log
@@ -331,20 +542,30 @@ class Panel(widgets.VBox):
         if trace is None:
             self._show_problem(text)
             return
+        t1 = time.perf_counter()
         timeline = self.lanes_of(trace, scale=values.get("scale", "auto"))
-        figure = plots.draw(timeline)
-        self.trace, self.lanes, self.figure, self.error = trace, timeline, figure, None
+        if isinstance(timeline, list):
+            figure = plots.draw_stack(timeline)
+        else:
+            figure = plots.draw(timeline, layout="fixed")
+        t2 = time.perf_counter()
+        png = plots.png_base64(figure, fast=True)
+        t3 = time.perf_counter()
+        self.trace, self.lanes, self.figure, self.error, self.png = trace, timeline, figure, None, png
+        self.timings = {"run": (t1 - t0) * 1e3, "draw": (t2 - t1) * 1e3, "encode": (t3 - t2) * 1e3}
         self.verdict_text = text
-        self.verdict.value = f"<b>{html.escape(text)}</b>"
-        self.png = plots.png_base64(figure)
+        self.verdict.value = "<br>".join(f"<b>{html.escape(line)}</b>" for line in text.splitlines())
         self.output.outputs = ({"output_type": "display_data",
-                                "data": {"image/png": self.png, "text/plain": text}, "metadata": {}},)
+                                "data": {"image/png": self.png, "text/plain": "(the timeline above)"},
+                                "metadata": {}},)
 
     def _show_problem(self, message: str) -> None:
         self.trace, self.lanes, self.figure, self.png = None, None, None, None
         self.error = self.verdict_text = message
-        self.verdict.value = f'<span style="color:#D55E00"><b>{html.escape(message)}</b></span>'
-        self.output.outputs = ({"output_type": "display_data", "data": {"text/plain": message}, "metadata": {}},)
+        lines = message.splitlines()
+        self.verdict.value = '<span style="color:#D55E00">' + "<br>".join(
+            f"<b>{html.escape(line)}</b>" for line in lines) + "</span>"
+        self.output.outputs = ()  # the message shows once, in the verdict line
 
     def _repr_mimebundle_(self, **kwargs):
         data = super()._repr_mimebundle_(**kwargs)
@@ -357,26 +578,74 @@ class Panel(widgets.VBox):
 
 
 def put_panel(**defaults: Any) -> Panel:
-    """The PUT retry loop as a panel (notebook 01): fault, version, maxRetries, timeout, verify, latency."""
+    """The PUT retry loop as a panel (notebook 01): faults, version, maxRetries, timeout, verify, latency."""
     values = _merged(defaults, PUT_DEFAULTS)
-    controls = _common_controls(values, PUT_KINDS)
-    rows = [["kind", "start", "end"], ["version", "max_retries", "verify"], ["timeout", "latency", "scale"]]
+    controls = _common_controls(values)
+    rows = [["faults"], ["version", "max_retries", "verify"], ["timeout", "latency", "scale"]]
     return Panel(controls, rows, run_put_panel, plots.put_lanes)
 
 
 def delivery_panel(**defaults: Any) -> Panel:
-    """One message's whole journey as a panel (notebooks 03-05): the PUT controls plus sender and receiver."""
+    """One message's whole journey as a panel (notebooks 00, 03, 05): the PUT controls plus sender and receiver."""
     values = _merged(defaults, DELIVERY_DEFAULTS)
-    controls = _common_controls(values, DELIVERY_KINDS)
+    controls = _common_controls(values)
     controls["sender"] = _dropdown("sender", SENDERS, values["sender"], "200px")
     controls["receiver"] = _dropdown("receiver", RECEIVERS, values["receiver"], "200px")
     controls["data_timeout"] = _text("final-dot wait", values["data_timeout"], "sender's own", "170px")
-    rows = [["kind", "start", "end"], ["version", "max_retries", "verify"], ["timeout", "latency", "data_timeout"],
+    rows = [["faults"], ["version", "max_retries", "verify"], ["timeout", "latency", "data_timeout"],
             ["sender", "receiver", "scale"]]
     return Panel(controls, rows, run_panel, plots.delivery_lanes)
 
 
+def verify_panel(**defaults: Any) -> Panel:
+    """Notebook 02's panel: a lost-write window, verifyAfterWrite on or off, by version, with maxRetries."""
+    values = _merged(defaults, VERIFY_DEFAULTS)
+    controls = {
+        "version": _dropdown("Stalwart", _version_options(str(values["version"]), VERIFY_VERSIONS),
+                             str(values["version"]), "260px"),
+        "verify": widgets.ToggleButtons(options=(("verify on", "on"), ("verify off", "off")),
+                                        value=_verify_value(values["verify"]) if values["verify"] != "default"
+                                        else "on", description="verifyAfterWrite", style=_STYLE),
+        "lost_from": _text("lost writes from", values["lost_from"], "0", "190px"),
+        "lost_until": _text("until", values["lost_until"], "empty: forever", "150px"),
+        "max_retries": _max_retries_slider(values["max_retries"]),
+        "scale": _dropdown("time axis", ("auto", "linear", "symlog"), values["scale"], "200px"),
+    }
+    rows = [["version", "verify"], ["lost_from", "lost_until", "max_retries"], ["scale"]]
+    return Panel(controls, rows, run_verify_panel, plots.delivery_lanes)
+
+
+def _preset_changed(panel: Panel, name: str) -> None:
+    """A preset fills the faults box; editing the faults box makes the preset 'custom' (or the one it matches)."""
+    preset, faults = panel.controls["preset"], panel.controls["faults"]
+    if name == "preset" and preset.value in COMPARE_PRESETS:
+        faults.value = COMPARE_PRESETS[preset.value]
+    elif name == "faults":
+        mine = fault_lines(faults.value)
+        preset.value = next((k for k, v in COMPARE_PRESETS.items() if fault_lines(v) == mine), CUSTOM)
+
+
+def compare_panel(**defaults: Any) -> Panel:
+    """Notebook 04's panel: the same faults through Stalwart's receiver and a write-ahead spool, one above the other."""
+    values = _merged(defaults, COMPARE_DEFAULTS)
+    if "faults" not in defaults and values["preset"] in COMPARE_PRESETS:
+        values["faults"] = COMPARE_PRESETS[values["preset"]]
+    mine = fault_lines(values["faults"])
+    preset = next((k for k, v in COMPARE_PRESETS.items() if fault_lines(v) == mine), CUSTOM)
+    controls = {
+        "preset": _dropdown("case", list(COMPARE_PRESETS) + [CUSTOM], preset, "330px"),
+        "faults": _faults_box(values["faults"]),
+        "sender": _dropdown("sender", SENDERS, values["sender"], "200px"),
+        "scale": _dropdown("time axis", ("auto", "linear", "symlog"), values["scale"], "200px"),
+    }
+    rows = [["preset", "sender", "scale"], ["faults"]]
+    return Panel(controls, rows, run_compare_panel, compare_lanes, on_change=_preset_changed)
+
+
 __all__ = [
-    "DELIVERY_DEFAULTS", "PUT_DEFAULTS", "Panel", "delivery_panel", "fault_specs", "put_panel", "put_scenario_from_values",
-    "put_verdict", "run_panel", "run_put_panel", "scenario_from_values", "store_config_from_values",
+    "COMPARE_DEFAULTS", "COMPARE_PRESETS", "DELIVERY_DEFAULTS", "PUT_DEFAULTS", "Panel", "VERIFY_DEFAULTS",
+    "compare_lanes", "compare_panel", "compare_scenario_from_values", "custody_line", "delivery_panel",
+    "design_verdict", "verify_verdict", "fault_lines", "fault_problems", "fault_specs", "put_panel", "put_scenario_from_values",
+    "put_verdict", "run_compare_panel", "run_panel", "run_put_panel", "run_verify_panel", "scenario_from_values",
+    "shared_endpoint", "store_config_from_values", "verify_panel", "verify_scenario_from_values",
 ]

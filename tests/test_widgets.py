@@ -17,28 +17,35 @@ DAY = 86400.0
 
 # -- plain functions ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("values, specs", [
-    ({"kind": "none"}, []),
-    ({"kind": "503", "start": "0", "end": "1h"}, ["503@0s-1h"]),
-    ({"kind": "refused", "start": "30m", "end": ""}, ["refused@30m"]),
-    ({"kind": "refused", "start": "0", "end": "4d"}, ["refused@0s-4d"]),
-    ({"kind": "crash", "start": "30m", "end": "1h"}, ["crash@30m"]),  # a moment: 'until' is ignored
+    ({"faults": ""}, []),
+    ({"faults": "503@0-1h"}, ["503@0s-1h"]),
+    ({"faults": "refused@30m"}, ["refused@30m"]),
+    ({"faults": "refused@0-1h\ndisk-loss@30m"}, ["refused@0s-1h", "disk-loss@30m"]),
+    ({"faults": " refused@0-1h ,  crash@30m \n\n"}, ["refused@0s-1h", "crash@30m"]),
+    ({"faults": ["503@0-5", "lost-write@5s"]}, ["503@0s-5s", "lost-write@5s"]),
 ])
 def test_fault_specs(values, specs):
     assert W.fault_specs(values) == specs
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"kind": "503", "start": "1h", "end": "5m"}, "before it starts"),
-    ({"kind": "503", "start": "soon", "end": ""}, "from: bad duration"),
-    ({"kind": "503", "start": "", "end": ""}, "from is empty"),
+@pytest.mark.parametrize("text, messages", [
+    ("503@1h-5m", ["fault line 1 (503@1h-5m): END must be after START"]),
+    ("503@soon", ["fault line 1 (503@soon): bad duration"]),
+    ("refused@0-1h\nboom@1m\ncrash@1m-2m", ["fault line 2 (boom@1m): unknown kind 'boom'",
+                                               "fault line 3 (crash@1m-2m): crash happens at one moment"]),
 ])
-def test_fault_specs_refuse_bad_windows(values, message):
-    with pytest.raises(BlobeduError, match=message):
-        W.fault_specs(values)
+def test_each_bad_fault_line_gets_its_own_message(text, messages):
+    problems = W.fault_problems(text)
+    assert len(problems) == len(messages)
+    for problem, message in zip(problems, messages):
+        assert problem.startswith(message)
+    with pytest.raises(BlobeduError) as info:
+        W.fault_specs({"faults": text})
+    assert str(info.value).splitlines() == problems
 
 
 def test_scenario_from_values():
-    faults, config = W.scenario_from_values({"kind": "refused", "end": "4d", "sender": "postfix",
+    faults, config = W.scenario_from_values({"faults": "refused@0-4d", "sender": "postfix",
                                              "version": "0.15.5", "max_retries": 5, "verify": "off",
                                              "timeout": "10s", "latency": "2s", "data_timeout": "5m"})
     assert faults == ["refused@0s-4d"]
@@ -82,8 +89,8 @@ def test_unknown_controls_are_refused():
 
 
 def test_put_panel_has_no_receiver_faults():
-    trace, text = W.run_put_panel({"kind": "crash", "start": "1m"})
-    assert trace is None and "delivery panel" in text
+    trace, text = W.run_put_panel({"faults": "503@0-5\ncrash@1m"})
+    assert trace is None and "fault line 2 (crash@1m)" in text and "delivery panel" in text
 
 
 def test_missing_wal_receiver_is_a_message(monkeypatch):
@@ -117,9 +124,8 @@ def test_put_panel_default_state(put_panel):
 
 def test_put_panel_controls_run_once_per_change(put_panel):
     p = put_panel
-    assert set(p.controls) == {"kind", "start", "end", "version", "max_retries", "verify", "timeout", "latency",
-                               "scale"}
-    for name in ("max_retries", "start", "end", "timeout", "latency"):
+    assert set(p.controls) == {"faults", "version", "max_retries", "verify", "timeout", "latency", "scale"}
+    for name in ("max_retries", "faults", "timeout", "latency"):
         assert p.controls[name].continuous_update is False
     assert [o[1] for o in p.controls["version"].options] == ["0.8.1", "0.9.0", "0.10.5", "0.12.3", "0.15.5", "0.16.1",
                                                              "0.16.18"]
@@ -127,13 +133,13 @@ def test_put_panel_controls_run_once_per_change(put_panel):
 
 def test_put_panel_follows_its_controls(put_panel):
     p = put_panel
-    p.update(version="0.15.5", kind="refused", end="")
+    p.update(version="0.15.5", faults="refused@0")
     assert p.verdict_text.startswith("failed after 0s, 1 request (1 PUT), not stored: S3Error")
     assert p.lanes.lane("sleeps").bars == []
     p.controls["version"].value = "0.16.18"  # one control: the observer reruns
     assert p.verdict_text.startswith("failed after 1s, 2 requests (2 PUT)")
     assert [b.kind for b in p.lanes.lane("sleeps").bars] == ["transport-retry"]
-    p.update(version="0.9.0", kind="503", end="5s")
+    p.update(version="0.9.0", faults="503@0-5s")
     assert p.controls["max_retries"].disabled and p.values()["max_retries"] is None
     assert p.verdict_text.startswith("failed after 0s, 1 request")
     p.update(version="0.16.18")
@@ -146,7 +152,7 @@ def test_put_panel_shows_problems_instead_of_raising(put_panel):
     p.update(version="0.16.1", verify="on")
     assert p.error and "no verifyAfterWrite" in p.verdict_text and "D55E00" in p.verdict.value
     assert p.trace is None and p.lanes is None and p.png is None
-    assert p.output.outputs[0]["data"] == {"text/plain": p.verdict_text}
+    assert p.output.outputs == ()  # the message shows once, in the verdict line
     assert "image/png" not in p._repr_mimebundle_()
     p.update(verify="default", max_retries=11)
     assert "1 to 10" in p.verdict_text
@@ -162,7 +168,7 @@ def test_delivery_panel_follows_its_controls():
     assert {"sender", "receiver", "data_timeout"} <= set(p.controls)
     assert p.verdict_text.startswith("delivered after 1h02m, 5 × 451")
     assert p.lanes.axis.unit == "min" and p.lanes.outage == [(0.0, 3600.0)]
-    p.update(kind="refused", end="4d", sender="postfix")
+    p.update(faults="refused@0-4d", sender="postfix")
     assert p.verdict_text.startswith("delivered after 4d")
     assert (p.lanes.axis.scale, p.lanes.axis.unit) == ("symlog", "d")
     assert p.lanes.outage == [(0.0, 4 * DAY)]
@@ -174,13 +180,82 @@ def test_delivery_panel_follows_its_controls():
     assert (3 * DAY, "bounce") in p.lanes.lane("outcome").points()
     p.update(version="0.16.1", verify="on")
     assert "no verifyAfterWrite" in p.verdict_text and p.trace is None
-    p.update(version="0.10.5", verify="default", kind="503", end="1m")
+    p.update(version="0.10.5", verify="default", faults="503@0-1m")
     assert "2 copies" in p.verdict_text
     assert (65536.0, "250 to nobody") in p.lanes.lane("smtp").points()
 
 
 def test_delivery_panel_defaults_can_be_given():
-    p = W.delivery_panel(kind="none", sender="exim", scale="linear")
+    p = W.delivery_panel(faults="", sender="exim", scale="linear")
     assert p.controls["sender"].value == "exim"
     assert p.verdict_text.startswith("delivered after 0s, no 4xx, 1 copy")
     assert p.lanes.axis.scale == "linear" and p.lanes.outage == []
+
+
+def test_delivery_panel_runs_several_faults_at_once():
+    p = W.delivery_panel(faults="refused@0-1h\ndisk-loss@30m", receiver="wal")
+    assert p.verdict_text.startswith("LOST after a 250")
+    assert (1800.0, "disk-loss") in p.lanes.lane("outcome").points()
+    p.update(receiver="stalwart")
+    assert p.verdict_text.startswith("delivered after 1h02m")
+    p.controls["faults"].value = "refused@0-1h\nnope"
+    assert p.error and p.verdict_text.endswith("fault line 2 (nope): write KIND@START[-END], e.g. 503@0-5, "
+                                               "refused@30m-2h, crash@30m")
+
+
+def test_a_reused_endpoint_starts_each_run_empty():
+    stored = W.run_verify_panel({"verify": "on"})[0]
+    assert stored.fate == "delivered"
+    lost = W.run_verify_panel({"verify": "off"})[0]  # the same blob key: an old object must not count
+    assert lost.fate == "bounced" and [e["result"] for e in lost.local][:1] == ["Blob not found."]
+
+
+# -- notebook 02's verify panel and notebook 04's side-by-side panel ---------------------------------------
+def test_verify_panel_shows_the_re_put_and_the_missing_blob():
+    p = W.verify_panel()
+    assert set(p.controls) == {"version", "verify", "lost_from", "lost_until", "max_retries", "scale"}
+    lines = p.verdict_text.splitlines()
+    assert lines[0].startswith("delivered after 1s")
+    assert lines[1] == "the 250's store loop: PUT 200, HEAD 404, PUT 200, HEAD 200 (1 re-PUT after a HEAD 404)"
+    p.update(verify="off")
+    lines = p.verdict_text.splitlines()
+    assert lines[0].startswith("bounced at 3d")
+    assert lines[1] == "the 250's store loop: PUT 200"
+    assert lines[2].startswith("after it: a 250 for a blob that is not in S3, then local delivery: "
+                               "'Blob not found.' × ")
+    p.update(version="0.16.1", verify="on")
+    assert "no verifyAfterWrite" in p.verdict_text and p.trace is None
+    p.update(verify="off", lost_until="5m")
+    assert p.verdict_text.startswith("bounced at 3d")
+    p.update(version="0.16.18", verify="on", lost_until="10s", max_retries=3)
+    assert "4 × " not in p.verdict_text and p.verdict_text.startswith("delivered after 2m07s, 1 × 451")
+    p.update(lost_until="1s", lost_from="5s")
+    assert "the lost-write window: END must be after START" in p.verdict_text
+
+
+def test_compare_panel_reproduces_the_readme_headline_from_its_preset():
+    p = W.compare_panel(preset="S3 outage + disk loss")
+    assert W.fault_lines(p.controls["faults"].value) == ["refused@0-1h", "disk-loss@30m"]
+    stalwart, spool = p.verdict_text.splitlines()
+    assert stalwart == "Stalwart (no spool): delivered after 1h02m · copy: sender 0s-1h02m → S3 from 1h02m"
+    assert spool == ("write-ahead spool: LOST at 30m after a 250, author never told · "
+                     "copy: sender until 0s → spool 0s-30m (disk lost)")
+    assert isinstance(p.lanes, list) and len(p.lanes) == 2
+    assert p.lanes[0].axis == p.lanes[1].axis  # one time axis for both
+    assert p.lanes[1].lane("custody:spool").spans() == [(0.0, 1800.0, p.lanes[1].lane("custody:spool").bars[0].label)]
+    assert len(p.figure.axes) == 2
+
+
+def test_compare_panel_presets_and_custom_faults():
+    p = W.compare_panel()
+    p.update(preset="S3 outage + receiver crash")
+    assert p.controls["faults"].value == "refused@0-1h\ncrash@30m"
+    assert all(line.split(": ")[1].startswith("delivered") for line in p.verdict_text.splitlines())
+    p.update(preset="disk full (S3 up)")
+    stalwart, spool = p.verdict_text.splitlines()
+    assert "delivered after 0s" in stalwart and "delivered after 1h02m" in spool
+    p.controls["faults"].value = "refused@0-4d"  # a reader's own faults: the case becomes custom
+    assert p.controls["preset"].value == W.CUSTOM
+    assert "bounced at 3d, author told" in p.verdict_text.splitlines()[0]
+    p.controls["faults"].value = "refused@0-1h"
+    assert p.controls["preset"].value == "S3 outage only"

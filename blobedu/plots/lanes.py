@@ -138,8 +138,11 @@ def _scale_note(axis: Axis) -> str:
     return " (log scale)" if axis.scale == "log" else ""
 
 
-def delivery_lanes(trace: DeliveryTrace, faults=None, scale: str = "auto") -> Timeline:
-    """The lanes of one delivery: S3 state, requests, sleeps, SMTP sessions, custody, mailbox and DSNs."""
+def delivery_lanes(trace: DeliveryTrace, faults=None, scale: str = "auto", horizon: Optional[float] = None) -> Timeline:
+    """The lanes of one delivery: S3 state, requests, sleeps, SMTP sessions, custody, mailbox and DSNs.
+
+    ``horizon`` stretches the time axis to at least that many seconds (to draw several deliveries on one axis).
+    """
     c = trace.config
     fault_plan = plan(faults if faults is not None else c.get("faults", []))
     stores = [s.store for s in trace.sessions if s.store]
@@ -150,7 +153,7 @@ def delivery_lanes(trace: DeliveryTrace, faults=None, scale: str = "auto") -> Ti
     times += [span["to"] for span in trace.custody] + [span["from"] for span in trace.custody]
     times += [d["t"] for d in trace.dsns] + [e["t"] for e in trace.local] + [e["t"] for e in trace.events]
     times += [r["t"] + r["duration"] for r in requests] + [s["t"] + s["seconds"] for s in sleeps]
-    times += [f.end if f.end is not None else f.start for f in fault_plan.faults]
+    times += [f.end if f.end is not None else f.start for f in fault_plan.faults] + [horizon]
     horizon = _horizon(times)
     # past a day, seconds-long retries are detail for plot_put: the linear part grows to a minute
     axis = time_axis(horizon, scale, linthresh=MINUTE if horizon >= DAY else 1.0)
@@ -191,7 +194,10 @@ def delivery_lanes(trace: DeliveryTrace, faults=None, scale: str = "auto") -> Ti
         else:
             by = " (receiver)" if dsn.get("origin") == "receiver" else ""
             outcome.marks.append(Mark(dsn["t"], f"bounce{by}", "bounce", True))
+    disk_lost = {e["t"] for e in trace.events if e["what"] == "disk-loss"}
     for event in trace.events:
+        if event["what"] == "spool lost" and event["t"] in disk_lost:
+            continue  # the same moment as its disk-loss: one mark, one label
         if event["what"] in ("crash", "disk-loss", "spool lost"):
             outcome.marks.append(Mark(event["t"], event["what"], "node", True))
     outcome.marks.sort(key=lambda m: m.t)

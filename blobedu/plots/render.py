@@ -32,17 +32,17 @@ class TimelineFigure(Figure):
         return buf.getvalue()
 
 
-def new_figure(width: float, height: float) -> TimelineFigure:
-    """A fresh constrained-layout figure on the Agg canvas, outside pyplot."""
-    fig = TimelineFigure(figsize=(width, height), layout="constrained")
+def new_figure(width: float, height: float, layout: str = "constrained") -> TimelineFigure:
+    """A fresh figure on the Agg canvas, outside pyplot: constrained layout, or ``"fixed"`` (axes placed by hand)."""
+    fig = TimelineFigure(figsize=(width, height), layout=None if layout == "fixed" else layout)
     FigureCanvasAgg(fig)
     return fig
 
 
-def png_base64(fig: Figure, dpi: int = 90) -> str:
-    """The figure as a base64 PNG (what a notebook output stores)."""
+def png_base64(fig: Figure, dpi: int = 90, fast: bool = False) -> str:
+    """The figure as a base64 PNG (what a notebook output stores); ``fast``: zlib level 1, a few % larger."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1} if fast else None)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -121,21 +121,111 @@ def _place(labels: Sequence[tuple[float, str]], axis: Axis, width_in: float, lev
     return placed
 
 
-def draw(timeline: Timeline, ax=None) -> Figure:
-    """Draw a :class:`Timeline` in lanes; returns the Figure (a new one unless ``ax`` is given)."""
+#: Fixed-layout margins, in inches: what constrained layout found for the panels' timelines, decided
+#: once instead of on every redraw (constrained layout is about a third of a redraw's time).
+_FIXED_TOP = 0.58      # the figure title and the bold subtitle above the lanes
+_FIXED_AXIS = 0.45     # tick labels and the axis label below the lanes
+_FIXED_RIGHT = 0.3
+_LEGEND_ROW = 0.24
+_STACK_GAP = 0.42      # between stacked timelines: the lower one's subtitle
+
+
+def _legend_rows(n: int) -> int:
+    return math.ceil(n / 4)
+
+
+def draw(timeline: Timeline, ax=None, layout: str = "constrained") -> Figure:
+    """Draw a :class:`Timeline` in lanes; returns the Figure (a new one unless ``ax`` is given).
+
+    ``layout="fixed"`` places the lanes by fixed margins (see :data:`_FIXED_TOP`) instead of
+    matplotlib's constrained layout: the same picture for the panels' timelines, drawn faster.
+    """
     total = sum(lane.height for lane in timeline.lanes)
     if ax is None:
         n_kinds = len(timeline.kinds()) + (1 if timeline.outage else 0)
-        legend_rows = math.ceil(n_kinds / 4)
-        fig = new_figure(_WIDTH, total * _LANE_INCHES + 1.25 + 0.24 * legend_rows)
-        ax = fig.add_subplot()
+        legend_rows = _legend_rows(n_kinds)
+        height = total * _LANE_INCHES + 1.25 + _LEGEND_ROW * legend_rows
+        fig = new_figure(_WIDTH, height, layout=layout)
+        if layout == "fixed":
+            bottom = _FIXED_AXIS + _LEGEND_ROW * legend_rows + 0.13
+            ax = fig.add_axes((_LEFT_INCHES / _WIDTH, bottom / height, 1 - (_LEFT_INCHES + _FIXED_RIGHT) / _WIDTH,
+                               total * _LANE_INCHES / height))
+        else:
+            ax = fig.add_subplot()
         own = True
     else:
         fig, own = ax.figure, False
     if isinstance(fig, TimelineFigure):
         fig.timeline = timeline
-    axis = timeline.axis
     width_in = max(fig.get_figwidth() - _LEFT_INCHES - 0.4, 3.0) if own else fig.get_figwidth() * 0.6
+    _draw_lanes(ax, timeline, width_in)
+    ax.set_xlabel(timeline.xlabel, fontsize=9)
+    handles = _legend_handles(timeline)
+    if own:
+        ax.set_title(timeline.subtitle, loc="left", fontsize=11, fontweight="bold")
+        if layout == "fixed":
+            fig.suptitle(timeline.title, x=0.01, y=1 - 0.06 / fig.get_figheight(), ha="left", va="top", fontsize=8.5,
+                         color="#444444")
+            fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.04 / fig.get_figheight()),
+                       ncols=min(4, len(handles)), fontsize=8, frameon=False)
+        else:
+            fig.suptitle(timeline.title, x=0.01, ha="left", fontsize=8.5, color="#444444")
+            fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), fontsize=8,
+                       frameon=False)
+    else:
+        ax.set_title(timeline.subtitle, loc="left", fontsize=10)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+    return fig
+
+
+def draw_stack(timelines: Sequence[Timeline], title: str = "") -> Figure:
+    """Several Timelines one above the other on one time axis (the first one's), with one legend.
+
+    Each keeps its own lanes and its subtitle (e.g. its verdict); only the lowest shows the tick
+    labels and the axis label.  Fixed layout, like ``draw(..., layout="fixed")``.
+    """
+    if not timelines:
+        raise ValueError("draw_stack needs at least one Timeline")
+    axis = timelines[0].axis
+    totals = [sum(lane.height for lane in t.lanes) for t in timelines]
+    kinds = [k for k in STYLES if any(k in t.kinds() for t in timelines)]
+    outage = any(t.outage for t in timelines)
+    legend_rows = _legend_rows(len(kinds) + (1 if outage else 0))
+    bottom = _FIXED_AXIS + _LEGEND_ROW * legend_rows + 0.13
+    lanes_in = [total * _LANE_INCHES for total in totals]
+    height = _FIXED_TOP + sum(lanes_in) + _STACK_GAP * (len(timelines) - 1) + bottom
+    fig = new_figure(_WIDTH, height, layout="fixed")
+    width_in = max(_WIDTH - _LEFT_INCHES - 0.4, 3.0)
+    top = height - _FIXED_TOP
+    first = None
+    for i, (timeline, h) in enumerate(zip(timelines, lanes_in)):
+        shown = Timeline(timeline.title, timeline.subtitle, timeline.horizon, axis, timeline.lanes, timeline.outage,
+                         timeline.xlabel)
+        ax = fig.add_axes((_LEFT_INCHES / _WIDTH, (top - h) / height, 1 - (_LEFT_INCHES + _FIXED_RIGHT) / _WIDTH,
+                           h / height), sharex=first)
+        first = first or ax
+        _draw_lanes(ax, shown, width_in)
+        ax.set_title(timeline.subtitle, loc="left", fontsize=10.5, fontweight="bold")
+        if i < len(timelines) - 1:
+            ax.tick_params(axis="x", labelbottom=False)
+        else:
+            ax.set_xlabel(timeline.xlabel, fontsize=9)
+        top -= h + _STACK_GAP
+    fig.suptitle(title or timelines[0].title, x=0.01, y=1 - 0.06 / height, ha="left", va="top", fontsize=8.5,
+                 color="#444444")
+    merged = Timeline("", "", axis.hi, axis,
+                      [lane for t in timelines for lane in t.lanes], [w for t in timelines for w in t.outage])
+    handles = _legend_handles(merged)
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.04 / height),
+               ncols=min(4, len(handles)), fontsize=8, frameon=False)
+    fig.timeline = timelines[0]
+    return fig
+
+
+def _draw_lanes(ax, timeline: Timeline, width_in: float) -> None:
+    """The lanes, the outage band and the time ticks of one Timeline into ``ax`` (no titles, no legend)."""
+    total = sum(lane.height for lane in timeline.lanes)
+    axis = timeline.axis
     x_lo, x_hi = axis.lo, axis.hi
     if axis.scale == "symlog":
         ax.set_xscale("symlog", linthresh=axis.linthresh, linscale=LINSCALE)
@@ -172,28 +262,48 @@ def draw(timeline: Timeline, ax=None) -> Figure:
                 row_h, base = min(0.22 * h, 0.5 * h / n), mark_y
             else:
                 row_h, base = 0.7 * h / n, y0 + 0.15 * h + 0.35 * h / n
+            # bars of one kind in one row are one collection, ticks (too short to see) one Line2D
+            wide: dict[tuple[str, float, float], list[tuple[float, float]]] = {}
+            ticks: dict[tuple[str, float, float], list[float]] = {}
             for b, row in zip(lane.bars, rows):
-                style = STYLES[b.kind]
                 y = base + row * row_h if not labelled else base
                 bh = row_h * (0.85 if not labelled else 1.0)
                 if axis.fraction(b.end) - axis.fraction(b.start) < 0.004:
-                    ax.plot([b.start], [y], marker="|", markersize=bh * _LANE_INCHES * 72,
-                            color=style.color if style.color != GREY else "#555555", markeredgewidth=2.2,
-                            zorder=3, linestyle="none")
+                    ticks.setdefault((b.kind, y, bh), []).append(b.start)
                 else:
-                    _style_bar(ax, b.start, b.end, y, bh, style)
+                    wide.setdefault((b.kind, y, bh), []).append((b.start, b.end - b.start))
+            for (kind, y, bh), xs in ticks.items():
+                style = STYLES[kind]
+                ax.plot(xs, [y] * len(xs), marker="|", markersize=bh * _LANE_INCHES * 72,
+                        color=style.color if style.color != GREY else "#555555", markeredgewidth=2.2,
+                        zorder=3, linestyle="none")
+            for (kind, y, bh), ranges in wide.items():
+                style = STYLES[kind]
+                ax.broken_barh(ranges, (y - bh / 2, bh), facecolors=style.color, hatch=style.hatch,
+                               edgecolors=style.edge, linewidth=0.6, zorder=2, alpha=style.alpha)
+            for b, row in zip(lane.bars, rows):
+                style = STYLES[b.kind]
+                y = base + row * row_h if not labelled else base
                 if b.open:
                     ax.plot([b.end], [y], marker=">", color=style.edge if style.edge != "white" else style.color,
                             markersize=7, zorder=4, clip_on=False, linestyle="none")
                 if b.annotate:
                     _bar_text(ax, axis, b, y, width_in)
-        counts = {k: sum(1 for m in lane.marks if m.kind == k) for k in {m.kind for m in lane.marks}}
+        # one Line2D per kind of mark (and one for their duration lines), not one per mark: a 4-day
+        # trace has hundreds of marks, and each artist costs time on every redraw
+        by_kind: dict[str, list[Mark]] = {}
         for m in lane.marks:
-            style = STYLES[m.kind]
-            shrink = 0.65 if counts[m.kind] > 40 else 1.0  # many marks of a kind: smaller ones stay apart
-            if m.duration and m.duration > 0:
-                ax.plot([m.t, m.t + m.duration], [mark_y, mark_y], color=style.color, linewidth=2, zorder=3)
-            ax.plot([m.t], [mark_y], marker=style.marker, markersize=style.size * shrink, linestyle="none",
+            by_kind.setdefault(m.kind, []).append(m)
+        for kind, marks in by_kind.items():
+            style = STYLES[kind]
+            shrink = 0.65 if len(marks) > 40 else 1.0  # many marks of a kind: smaller ones stay apart
+            lines = [m for m in marks if m.duration and m.duration > 0]
+            if lines:
+                xs = [v for m in lines for v in (m.t, m.t + m.duration, np.nan)]
+                ax.plot(xs, [mark_y if not np.isnan(x) else np.nan for x in xs], color=style.color, linewidth=2,
+                        zorder=3)
+            ax.plot([m.t for m in marks], [mark_y] * len(marks), marker=style.marker,
+                    markersize=style.size * shrink, linestyle="none",
                     markerfacecolor="white" if style.hollow else style.color,
                     markeredgecolor=style.edge if style.marker not in ("x", "|") else style.color,
                     markeredgewidth=1.6 if style.hollow or style.marker in ("x", "|") else 0.7, zorder=5)
@@ -214,19 +324,8 @@ def draw(timeline: Timeline, ax=None) -> Figure:
     ax.xaxis.set_minor_locator(NullLocator())
     ax.grid(axis="x", color="#e4e4e4", linewidth=0.6, zorder=0)
     ax.set_axisbelow(True)
-    ax.set_xlabel(timeline.xlabel, fontsize=9)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    handles = _legend_handles(timeline)
-    if own:
-        ax.set_title(timeline.subtitle, loc="left", fontsize=11, fontweight="bold")
-        fig.suptitle(timeline.title, x=0.01, ha="left", fontsize=8.5, color="#444444")
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), fontsize=8,
-                   frameon=False)
-    else:
-        ax.set_title(timeline.subtitle, loc="left", fontsize=10)
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
-    return fig
 
 
 def _bar_text(ax, axis: Axis, b: Bar, y: float, width_in: float) -> None:
