@@ -37,7 +37,8 @@ def _add_store_flags(p: argparse.ArgumentParser) -> None:
                    help=f"Stalwart version of the receiver (default {LATEST})")
     p.add_argument("--max-retries", type=int, default=None, metavar="N", help="maxRetries (default: the version's)")
     p.add_argument("--timeout", type=_duration, default=None, metavar="DURATION",
-                   help="S3 request timeout (default: the version's, 30s)")
+                   help="S3 timeout (default 30s): it bounds the whole request on 0.5.0-0.8.1 and 0.16.x, "
+                        "only the TCP connect on 0.8.2-0.15.x, where a silent S3 hangs")
     verify = p.add_mutually_exclusive_group()
     verify.add_argument("--verify", dest="verify", action="store_true", default=None, help="verifyAfterWrite on")
     verify.add_argument("--no-verify", dest="verify", action="store_false", help="verifyAfterWrite off")

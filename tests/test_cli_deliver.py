@@ -100,7 +100,8 @@ def test_text_shows_local_delivery_failures(capsys):
     code, out, _ = run(capsys, "--stalwart", "0.16.1", "--fault", "lost-write@0")
     assert code == 0
     assert out.count("local delivery of ") == 9 and out.count(": Blob not found.") == 9
-    assert "       3d  DSN (failed, from the receiver): x-local; Blob not found." in out
+    # local delivery's temporary failure is "451 4.3.0 Blob not found." (outbound/local.rs:70-81@v0.16.18)
+    assert "       3d  DSN (failed, from the receiver): smtp; 451 4.3.0 Blob not found." in out
     assert out.rstrip().splitlines()[-1].startswith("bounced at 3d, no 4xx, 1 copy")
 
 
