@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
+OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+
 .PHONY: install lab test bench
 
 $(VENV)/.installed: pyproject.toml
@@ -14,12 +16,21 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# JupyterLab's settings defaults for this venv only (no global state): never ask "Jupyter news?", never
+# check for updates. JupyterLab reads <sys.prefix>/share/jupyter/lab/settings/overrides.json.
+$(OVERRIDES): etc/lab-overrides.json $(VENV)/.installed
+	mkdir -p $(dir $@)
+	cp etc/lab-overrides.json $@
+
 # Loopback only; --allow-root only when run as root (JupyterLab refuses root otherwise).
-lab: install
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,) notebooks/00_start_here.ipynb
+lab: install $(OVERRIDES)
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --LabApp.news_url=None \
+		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+		$(if $(filter 0,$(shell id -u)),--allow-root,) notebooks/00_start_here.ipynb
 
 test: install
 	$(PY) -m pytest
 
 bench: install
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/redraw.py

@@ -106,6 +106,18 @@ def verdict(trace) -> str:
     return ", ".join(parts)
 
 
+def format_bytes(n: int) -> str:
+    """A byte count a reader can take in: ``900 B``, ``37.5 KiB``, ``375 MiB``, ``3.66 GiB`` (binary units)."""
+    value, unit = float(n), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    if unit == "B":
+        return f"{int(n)} B"
+    return f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}"
+
+
 def table(rows: list[dict], columns: list[str] | None = None) -> str:
     """Rows of dicts as a plain-text table (what notebooks print; stable for nbval)."""
     if not rows:

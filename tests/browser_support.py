@@ -516,3 +516,49 @@ class NotebookPage:
             self.page.wait_for_timeout(200)
         self.wait_idle(timeout=60.0, settle=0.75)
         return self.view_state()
+
+    # ---- redraw timing ----
+
+    _JS_ARM = """el => {
+      const cell = el.closest('.jp-Cell');
+      const srcs = () => Array.from(cell.querySelectorAll('.jupyter-widgets img, .jp-OutputArea img'))
+                              .map(i => i.getAttribute('src') || '').join('|');
+      const before = srcs();
+      window.__blobedu_redraw = {t0: performance.now(), t1: null};
+      const observer = new MutationObserver(() => {
+        const now = srcs();
+        if (now && now !== before && window.__blobedu_redraw.t1 === null) {
+          window.__blobedu_redraw.t1 = performance.now();
+          observer.disconnect();
+        }
+      });
+      observer.observe(cell, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+    }"""
+
+    def timed_move(self, description: str, key_or_index, timeout: float = 30.0) -> float:
+        """Move the widget once and return the ms from the change to the new figure's ``src`` in the page.
+
+        ``key_or_index``: a key for a slider handle (``"ArrowLeft"``), an option index for a dropdown, or
+        a button's text for toggle buttons. The clock starts in the page just before the change is made.
+        """
+        box = self.widget(description).first
+        box.evaluate(self._JS_ARM)
+        select = box.locator("select")
+        if isinstance(key_or_index, int) and select.count():
+            select.first.select_option(index=key_or_index)
+        elif box.locator(".noUi-handle").count():
+            handle = box.locator(".noUi-handle").first
+            handle.focus()
+            handle.press(str(key_or_index))
+        else:
+            box.locator("button", has_text=str(key_or_index)).first.click()
+        self.page.wait_for_function("() => window.__blobedu_redraw && window.__blobedu_redraw.t1 !== null",
+                                    timeout=timeout * 1000)
+        return float(self.page.evaluate("() => window.__blobedu_redraw.t1 - window.__blobedu_redraw.t0"))
+
+    def set_text(self, description: str, text: str) -> None:
+        """Type ``text`` into the text box or text area labelled ``description`` and commit it (leave the box)."""
+        box = self.widget(description).first
+        field = box.locator("textarea, input[type=text]").first
+        field.fill(text)
+        field.press("Tab")  # a Textarea commits on blur when continuous_update is off

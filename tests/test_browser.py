@@ -1,9 +1,15 @@
 """Every notebook, run in JupyterLab in a real browser (headless Debian Chromium driven by Playwright).
 
 For each ``notebooks/*.ipynb``: open it in JupyterLab, Run > Run All Cells, wait for the kernel to go
-idle, and check that no cell (and no widget Output area) shows an error. In ``00_*`` and ``01_`` a
-reader is also simulated: one widget, found by its description label, is moved and the plot (the
-image's ``src``) and the verdict text must both change.
+idle, and check that no cell (and no widget Output area) shows an error. In every notebook with a
+panel (00-05) a reader is also simulated: one widget, found by its description label, is moved and
+the plot (the image's ``src``) and the verdict text must both change.
+
+Then the redraw is timed (:data:`REDRAWS`): 10 moves of one control per panel, each from the change
+in the page to the new figure's ``src`` in the page; the delivery panel of 00 also after its faults
+box is set to a 1-day outage. The median and 90th percentile go to ``test-artifacts/redraw/<notebook>.json``,
+and ``benchmarks/redraw.py`` prints them. This is a benchmark, not a timed assertion: only that
+each move redrew is checked.
 
 Screenshots go to ``test-artifacts/browser/`` (git-ignored): ``NAME-ran-top.png`` and ``NAME-ran-end.png`` after running,
 ``NAME-widget-before.png`` / ``NAME-widget-after.png`` around the widget move, ``NAME-failed.png``
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -31,9 +38,29 @@ NOTEBOOKS = notebook_paths()
 
 # Notebooks where a reader moves a widget: its description label, in order of preference.
 WIDGET_NOTEBOOKS = {
-    "00_": ("fault", "maxRetries", "version", "Stalwart"),
-    "01_": ("maxRetries", "fault", "version", "Stalwart"),
+    "00_": ("sender", "maxRetries", "Stalwart"),
+    "01_": ("maxRetries", "Stalwart"),
+    "02_": ("verifyAfterWrite", "Stalwart"),
+    "03_": ("sender", "maxRetries", "Stalwart"),
+    "04_": ("case", "sender"),
+    "05_": ("maxRetries", "sender"),
 }
+
+# The redraw benchmark: per notebook, (name, the faults to type first or None, control, the 10 moves).
+# Sliders step down and up (05 starts at maxRetries 10, the top of 0.16's range); the 04 case menu
+# cycles through its presets (not "custom", which changes nothing).
+_SLIDE = ["ArrowLeft", "ArrowRight"] * 5
+REDRAWS = {
+    "00_": [("delivery panel, default (503@0-1h)", None, "maxRetries", _SLIDE),
+            ("delivery panel, 1-day outage (refused@0-1d)", "refused@0-1d", "maxRetries", _SLIDE)],
+    "01_": [("PUT panel, default (503@0-5s)", None, "maxRetries", _SLIDE)],
+    "02_": [("verify panel, default (lost-write@0-1s)", None, "verifyAfterWrite",
+             ["verify on", "verify off"] * 5)],
+    "03_": [("delivery panel, default (503@0-1h)", None, "maxRetries", _SLIDE)],
+    "04_": [("side-by-side panel, the 4 cases", None, "case", [0, 1, 2, 3, 2] * 2)],
+    "05_": [("delivery panel, 503@0-9m, maxRetries 10, latency 29s", None, "maxRetries", _SLIDE)],
+}
+REDRAW_MOVES = 10
 
 RUN_TIMEOUT = float(os.environ.get("BLOBEDU_BROWSER_TIMEOUT", "300"))  # seconds, per notebook
 MAX_MOVES = 5  # tries at moving the widget before the plot and verdict must have changed
@@ -64,6 +91,41 @@ def test_there_are_notebooks_to_drive():
     assert names, f"no notebooks in {notebook_dir()}"
     for prefix in WIDGET_NOTEBOOKS:
         assert any(n.startswith(prefix) for n in names), f"no {prefix}*.ipynb in {notebook_dir()}: {names}"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0-1) by linear interpolation, as numpy's default does."""
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def _time_redraws(nb: NotebookPage, prefix: str) -> None:
+    """10 timed moves per panel of this notebook; figures to ``test-artifacts/redraw/<notebook>.json``."""
+    import json
+    import statistics
+    import time
+
+    results = []
+    for name, faults, control, moves in REDRAWS.get(prefix, []):
+        nb.show_widget(control)
+        if faults is not None:
+            before = nb.view_state()
+            nb.set_text("faults", faults)
+            nb.settle_after_move(before)
+        times = []
+        for move in moves[:REDRAW_MOVES]:
+            times.append(nb.timed_move(control, move))
+            nb.wait_idle(timeout=60.0, settle=0.3)
+        results.append({"panel": name, "control": control, "moves_ms": [round(t, 1) for t in times],
+                        "median_ms": round(statistics.median(times), 1),
+                        "p90_ms": round(_percentile(times, 0.9), 1)})
+        assert len(times) == REDRAW_MOVES
+    out = artifact_dir("redraw") / f"{Path(nb.name).stem}.json"
+    out.write_text(json.dumps({"notebook": nb.name, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                               "cpus": os.cpu_count(), "panels": results}, indent=2))
 
 
 def _widget_labels(nb: NotebookPage) -> list[str]:
@@ -129,6 +191,7 @@ def test_notebook_runs_in_jupyterlab(lab, browser, path):
         for prefix, candidates in WIDGET_NOTEBOOKS.items():
             if path.name.startswith(prefix):
                 _move_a_widget(nb, candidates)
+                _time_redraws(nb, prefix)
         assert not nb.external_requests, f"{path.name}: the page tried to leave 127.0.0.1: {nb.external_requests}"
     except BaseException:
         try:
