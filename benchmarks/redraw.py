@@ -45,7 +45,7 @@ def _headless_cases():
     slide = [2, 3] * 5
     return [
         ("delivery panel, default (503@0-1h)", W.delivery_panel, {}, "max_retries", slide),
-        ("delivery panel, 1-day outage (refused@0-1d)", W.delivery_panel, {"faults": "refused@0-1d"},
+        ("delivery panel, 1-day outage (503@0-1d)", W.delivery_panel, {"faults": "503@0-1d"},
          "max_retries", slide),
         ("PUT panel, default (503@0-5s)", W.put_panel, {}, "max_retries", slide),
         ("verify panel, default (lost-write@0-1s)", W.verify_panel, {}, "verify", ["off", "on"] * 5),

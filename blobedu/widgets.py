@@ -43,6 +43,7 @@ from collections import Counter
 from typing import Any, Callable, Mapping, Optional
 
 import ipywidgets as widgets
+import matplotlib
 
 from . import plots
 from .durations import format_duration, parse_duration
@@ -544,12 +545,13 @@ class Panel(widgets.VBox):
             return
         t1 = time.perf_counter()
         timeline = self.lanes_of(trace, scale=values.get("scale", "auto"))
-        if isinstance(timeline, list):
-            figure = plots.draw_stack(timeline)
-        else:
-            figure = plots.draw(timeline, layout="fixed")
-        t2 = time.perf_counter()
-        png = plots.png_base64(figure, fast=True)
+        with matplotlib.rc_context(plots.PANEL_RC):
+            if isinstance(timeline, list):
+                figure = plots.draw_stack(timeline)
+            else:
+                figure = plots.draw(timeline, layout="fixed")
+            t2 = time.perf_counter()
+            png = plots.png_base64(figure, fast=True)
         t3 = time.perf_counter()
         self.trace, self.lanes, self.figure, self.error, self.png = trace, timeline, figure, None, png
         self.timings = {"run": (t1 - t0) * 1e3, "draw": (t2 - t1) * 1e3, "encode": (t3 - t2) * 1e3}
@@ -603,9 +605,8 @@ def verify_panel(**defaults: Any) -> Panel:
     controls = {
         "version": _dropdown("Stalwart", _version_options(str(values["version"]), VERIFY_VERSIONS),
                              str(values["version"]), "260px"),
-        "verify": widgets.ToggleButtons(options=(("verify on", "on"), ("verify off", "off")),
-                                        value=_verify_value(values["verify"]) if values["verify"] != "default"
-                                        else "on", description="verifyAfterWrite", style=_STYLE),
+        "verify": _dropdown("verifyAfterWrite", (("on", "on"), ("off", "off")),
+                            "off" if _verify_value(values["verify"]) == "off" else "on", "200px"),
         "lost_from": _text("lost writes from", values["lost_from"], "0", "190px"),
         "lost_until": _text("until", values["lost_until"], "empty: forever", "150px"),
         "max_retries": _max_retries_slider(values["max_retries"]),

@@ -46,16 +46,15 @@ WIDGET_NOTEBOOKS = {
     "05_": ("maxRetries", "sender"),
 }
 
-# The redraw benchmark: per notebook, (name, the faults to type first or None, control, the 10 moves).
+# The redraw benchmark: per notebook, (name, (text box, text) to type first or None, control, the 10 moves).
 # Sliders step down and up (05 starts at maxRetries 10, the top of 0.16's range); the 04 case menu
-# cycles through its presets (not "custom", which changes nothing).
+# cycles through its presets (not "custom", which changes nothing); 02's verify menu is on/off.
 _SLIDE = ["ArrowLeft", "ArrowRight"] * 5
 REDRAWS = {
     "00_": [("delivery panel, default (503@0-1h)", None, "maxRetries", _SLIDE),
-            ("delivery panel, 1-day outage (refused@0-1d)", "refused@0-1d", "maxRetries", _SLIDE)],
+            ("delivery panel, 1-day outage (503@0-1d)", ("faults", "503@0-1d"), "maxRetries", _SLIDE)],
     "01_": [("PUT panel, default (503@0-5s)", None, "maxRetries", _SLIDE)],
-    "02_": [("verify panel, default (lost-write@0-1s)", None, "verifyAfterWrite",
-             ["verify on", "verify off"] * 5)],
+    "02_": [("verify panel, default (lost-write@0-1s)", None, "verifyAfterWrite", [0, 1] * 5)],
     "03_": [("delivery panel, default (503@0-1h)", None, "maxRetries", _SLIDE)],
     "04_": [("side-by-side panel, the 4 cases", None, "case", [0, 1, 2, 3, 2] * 2)],
     "05_": [("delivery panel, 503@0-9m, maxRetries 10, latency 29s", None, "maxRetries", _SLIDE)],
@@ -109,11 +108,11 @@ def _time_redraws(nb: NotebookPage, prefix: str) -> None:
     import time
 
     results = []
-    for name, faults, control, moves in REDRAWS.get(prefix, []):
+    for name, typed, control, moves in REDRAWS.get(prefix, []):
         nb.show_widget(control)
-        if faults is not None:
+        if typed is not None:
             before = nb.view_state()
-            nb.set_text("faults", faults)
+            nb.set_text(*typed)
             nb.settle_after_move(before)
         times = []
         for move in moves[:REDRAW_MOVES]:

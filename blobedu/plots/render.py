@@ -46,6 +46,11 @@ def png_base64(fig: Figure, dpi: int = 90, fast: bool = False) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+#: matplotlib settings for the panels' redraws: unhinted text rasterises about a fifth faster and
+#: reads the same at 90 dpi (glyph outlines are not snapped to the pixel grid, so letters are a
+#: little softer).  Used as ``matplotlib.rc_context(PANEL_RC)`` around drawing and encoding.
+PANEL_RC = {"text.hinting": "no_hinting"}
+
 _WIDTH = 11.0
 _LANE_INCHES = 0.44
 _CHAR_INCHES = 0.075  # about one character of 8-pt text
