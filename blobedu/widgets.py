@@ -19,10 +19,15 @@ value, the way the widgets hold them: durations as text like ``"1h"``) and need 
   endpoint (:func:`shared_endpoint`), emptied before each run: starting moto is a fifth of a redraw.
 
 :class:`Panel` is only wiring.  It reads its controls into a values dict, calls its runner, draws
-the trace with :mod:`blobedu.plots` into an ``ipywidgets.Output`` as a PNG, and writes the
-verdict (a bad value shows there, once; the figure area is then empty).  Panel figures use the
-fixed layout of :func:`blobedu.plots.draw` and a fast PNG encoder: a redraw costs the model's run,
-about 20 ms of drawing and 50-100 ms of rasterising (``Panel.timings`` keeps the last one's).
+the trace with :mod:`blobedu.plots` into an ``ipywidgets.Image`` as a PNG, and writes the verdict
+(a bad value shows there, once; the figure is then hidden).  What a redraw costs was measured
+before it was cut (``benchmarks/redraw.py``): the model's run (about a third, mostly boto3 calls
+into moto), building the figure and rasterising it (constrained layout alone was a third of the
+drawing).  So panels share one moto endpoint, draw with the fixed layout of
+:func:`blobedu.plots.draw` (one artist per kind of mark, not per mark), unhinted text
+(:data:`blobedu.plots.PANEL_RC`) and zlib level 1, and send the PNG as an Image widget's binary
+value: in the browser, swapping an ``<img>`` source costs less than re-rendering an Output area.
+``Panel.timings`` keeps the last redraw's split (run, draw, encode, in ms).
 Sliders and text boxes use ``continuous_update=False``, so a change runs the model once, when the
 slider is released or the text is committed (Enter or leaving the box; a Textarea on leaving it).
 
@@ -31,13 +36,14 @@ window, verifyAfterWrite, the version) and :func:`compare_panel` (notebook 04: t
 through Stalwart's receiver and a write-ahead spool, two timelines on one time axis, one verdict
 line each with who held the copy when; its ``case`` presets fill the faults box).
 
-A stored notebook shows the default figure even without a widget kernel: the Output holds the
-figure as an ordinary ``image/png`` display, and the panel's own display bundle carries the same
-PNG next to the widget view, for renderers that cannot draw widgets (GitHub, nbviewer).
+A stored notebook shows the default figure even without a widget kernel: the saved widget state
+holds the Image's PNG, and the panel's own display bundle carries the same PNG next to the widget
+view, for renderers that cannot draw widgets (GitHub, nbviewer).
 """
 
 from __future__ import annotations
 
+import base64
 import html
 from collections import Counter
 from typing import Any, Callable, Mapping, Optional
@@ -454,7 +460,7 @@ class Panel(widgets.VBox):
     """Controls, a verdict and a timeline figure that follows the controls.
 
     For tests and notebooks: ``controls`` (by name), ``verdict`` (the HTML widget) and
-    ``verdict_text``, ``output`` (the figure), ``trace`` (what the runner returned), ``lanes`` (the
+    ``verdict_text``, ``output`` (the figure: an Image widget), ``trace`` (what the runner returned), ``lanes`` (the
     plotted :class:`~blobedu.plots.Timeline`, or a list of them for a stacked figure), ``error``
     (the message when the values cannot run), ``timings`` (wall ms of the last redraw: run, draw,
     encode).  A bad value shows once, in the verdict line; the figure area is then empty.
@@ -468,7 +474,7 @@ class Panel(widgets.VBox):
         self.lanes_of = lanes_of
         self.on_change = on_change
         self.verdict = widgets.HTML()
-        self.output = widgets.Output()
+        self.output = widgets.Image(format="png", layout=widgets.Layout(display="none"))
         self.verdict_text = ""
         self.error: Optional[str] = None
         self.trace = None
@@ -551,15 +557,15 @@ class Panel(widgets.VBox):
             else:
                 figure = plots.draw(timeline, layout="fixed")
             t2 = time.perf_counter()
-            png = plots.png_base64(figure, fast=True)
+            png_bytes = plots.png_bytes(figure, fast=True)
+            png = base64.b64encode(png_bytes).decode("ascii")
         t3 = time.perf_counter()
         self.trace, self.lanes, self.figure, self.error, self.png = trace, timeline, figure, None, png
         self.timings = {"run": (t1 - t0) * 1e3, "draw": (t2 - t1) * 1e3, "encode": (t3 - t2) * 1e3}
         self.verdict_text = text
         self.verdict.value = "<br>".join(f"<b>{html.escape(line)}</b>" for line in text.splitlines())
-        self.output.outputs = ({"output_type": "display_data",
-                                "data": {"image/png": self.png, "text/plain": "(the timeline above)"},
-                                "metadata": {}},)
+        self.output.value = png_bytes
+        self.output.layout.display = None
 
     def _show_problem(self, message: str) -> None:
         self.trace, self.lanes, self.figure, self.png = None, None, None, None
@@ -567,7 +573,8 @@ class Panel(widgets.VBox):
         lines = message.splitlines()
         self.verdict.value = '<span style="color:#D55E00">' + "<br>".join(
             f"<b>{html.escape(line)}</b>" for line in lines) + "</span>"
-        self.output.outputs = ()  # the message shows once, in the verdict line
+        self.output.value = b""  # the message shows once, in the verdict line
+        self.output.layout.display = "none"
 
     def _repr_mimebundle_(self, **kwargs):
         data = super()._repr_mimebundle_(**kwargs)

@@ -271,3 +271,10 @@ def test_a_disk_loss_during_the_outage_costs_stalwart_nothing():
     trace = deliver(["refused@0-1h", "disk-loss@30m"], STALWART)
     assert trace.fate == "delivered"
     assert any(s.reply == REPLY_TEMPFAIL for s in trace.sessions)
+
+
+def test_byte_counts_read_in_binary_units():
+    from blobedu.text import format_bytes
+
+    assert [format_bytes(n) for n in (0, 900, 1024, 38_400, 39_321_600, 393_216_000, 3_932_160_000)] == \
+        ["0 B", "900 B", "1 KiB", "37.5 KiB", "37.5 MiB", "375 MiB", "3.66 GiB"]

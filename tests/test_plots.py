@@ -265,3 +265,34 @@ def test_version_lanes():
     assert old.name.endswith("failed after 0s") and old.points() == [(0.0, "PUT 503")]
     assert new.spans() == [(0, 1, "1s"), (1, 3, "2s"), (3, 7, "4s")]
     assert plots.plot_versions(traces).timeline.keys() == tl.keys()
+
+
+def test_fixed_layout_draws_the_same_lanes_inside_the_figure(deliver_4d):
+    tl = plots.delivery_lanes(deliver_4d)
+    fig = plots.draw(tl, layout="fixed")
+    (ax,) = fig.axes
+    assert fig.get_layout_engine() is None
+    assert [t.get_text() for t in ax.get_yticklabels()] == [lane.name for lane in tl.lanes]
+    assert [t.get_text() for t in ax.get_xticklabels()] == tl.axis.labels
+    fig.canvas.draw()
+    inside = fig.bbox
+    for artist in [ax, fig.legends[0], fig._suptitle, ax.title, *ax.get_yticklabels()]:
+        box = artist.get_window_extent()
+        assert box.x0 >= inside.x0 - 1 and box.y0 >= inside.y0 - 1 and box.x1 <= inside.x1 + 1, artist
+    legend = {t.get_text() for t in fig.legends[0].get_texts()}
+    assert legend == {plots.STYLES[k].legend for k in tl.kinds()} | {plots.OUTAGE_LEGEND}
+
+
+def test_draw_stack_puts_timelines_on_one_time_axis(deliver_1h, deliver_4d):
+    short, long = plots.delivery_lanes(deliver_1h), plots.delivery_lanes(deliver_4d)
+    fig = plots.draw_stack([long, short])
+    top, bottom = fig.axes
+    assert top.get_xlim() == bottom.get_xlim() == (long.axis.lo, long.axis.hi)
+    assert top.get_position().y0 > bottom.get_position().y1  # one above the other, not overlapping
+    assert [t.get_text() for t in bottom.get_xticklabels()] == long.axis.labels
+    assert not any(tick.label1.get_visible() for tick in top.xaxis.get_major_ticks())  # tick labels once, below
+    assert (top.get_title(loc="left"), bottom.get_title(loc="left")) == (long.subtitle, short.subtitle)
+    legend = {t.get_text() for t in fig.legends[0].get_texts()}
+    assert {plots.STYLES[k].legend for k in set(long.kinds()) | set(short.kinds())} <= legend
+    with pytest.raises(ValueError):
+        plots.draw_stack([])

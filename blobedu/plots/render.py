@@ -39,11 +39,16 @@ def new_figure(width: float, height: float, layout: str = "constrained") -> Time
     return fig
 
 
-def png_base64(fig: Figure, dpi: int = 90, fast: bool = False) -> str:
-    """The figure as a base64 PNG (what a notebook output stores); ``fast``: zlib level 1, a few % larger."""
+def png_bytes(fig: Figure, dpi: int = 90, fast: bool = False) -> bytes:
+    """The figure as PNG bytes; ``fast``: zlib level 1 (a few % larger, a few ms sooner)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1} if fast else None)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def png_base64(fig: Figure, dpi: int = 90, fast: bool = False) -> str:
+    """The figure as a base64 PNG (what a notebook output stores)."""
+    return base64.b64encode(png_bytes(fig, dpi, fast)).decode("ascii")
 
 
 #: matplotlib settings for the panels' redraws: unhinted text rasterises about a fifth faster and
