@@ -393,11 +393,13 @@ def compare_lanes(traces: Mapping[str, Any], scale: str = "auto") -> list[plots.
     longest = max(plots.delivery_lanes(traces[r], scale=scale).horizon for r, _ in DESIGNS)
     timelines = [plots.delivery_lanes(traces[r], scale=scale, horizon=longest) for r, _ in DESIGNS]
     axis = timelines[0].axis
-    out = []
-    for (receiver, _), timeline in zip(DESIGNS, timelines):
-        out.append(plots.Timeline(timeline.title, design_verdict(traces[receiver], names[receiver]),
-                                  timeline.horizon, axis, timeline.lanes, timeline.outage, timeline.xlabel))
-    return out
+    c = traces[DESIGNS[0][0]].config
+    st = c["store"]
+    title = (f"the same faults through both designs: top, Stalwart {st['version']}'s receiver; bottom, a write-ahead "
+             f"spool · sender {c['sender']} · faults: {', '.join(c.get('faults', [])) or 'none'}")
+    return [plots.Timeline(title, design_verdict(traces[receiver], names[receiver]), timeline.horizon, axis,
+                           timeline.lanes, timeline.outage, timeline.xlabel)
+            for (receiver, _), timeline in zip(DESIGNS, timelines)]
 
 
 # -- the widgets -------------------------------------------------------------------------------------

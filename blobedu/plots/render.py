@@ -215,7 +215,10 @@ def draw_stack(timelines: Sequence[Timeline], title: str = "") -> Figure:
                            h / height), sharex=first)
         first = first or ax
         _draw_lanes(ax, shown, width_in)
-        ax.set_title(timeline.subtitle, loc="left", fontsize=10.5, fontweight="bold")
+        # the subtitle (a verdict) starts at the figure's left edge, over the lane names: room for ~100 chars
+        axes_in = _WIDTH - _LEFT_INCHES - _FIXED_RIGHT
+        ax.set_title(timeline.subtitle, loc="left", fontsize=10.5, fontweight="bold",
+                     x=-(_LEFT_INCHES - 0.1) / axes_in)
         if i < len(timelines) - 1:
             ax.tick_params(axis="x", labelbottom=False)
         else:
