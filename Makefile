@@ -4,8 +4,6 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
-
 .PHONY: install lab test bench
 
 $(VENV)/.installed: pyproject.toml
@@ -16,15 +14,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# JupyterLab's settings defaults for this venv only (no global state): never ask "Jupyter news?", never
-# check for updates. JupyterLab reads <sys.prefix>/share/jupyter/lab/settings/overrides.json.
-$(OVERRIDES): etc/lab-overrides.json $(VENV)/.installed
-	mkdir -p $(dir $@)
-	cp etc/lab-overrides.json $@
-
-# Loopback only; --allow-root only when run as root (JupyterLab refuses root otherwise).
-lab: install $(OVERRIDES)
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --LabApp.news_url=None \
+# etc/jupyter is on JupyterLab's config path for this command only (no global state, nothing copied):
+# its labconfig/default_setting_overrides.json says never fetch Jupyter news (so no "Jupyter news?"
+# prompt) and never check for updates. Loopback only; --allow-root only when run as root
+# (JupyterLab refuses root otherwise).
+lab: install
+	JUPYTER_CONFIG_PATH="$(CURDIR)/etc/jupyter$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH),)" \
+		$(VENV)/bin/jupyter lab --ip=127.0.0.1 --LabApp.news_url=None \
 		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 		$(if $(filter 0,$(shell id -u)),--allow-root,) notebooks/00_start_here.ipynb
 

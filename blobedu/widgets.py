@@ -86,6 +86,8 @@ COMPARE_PRESETS: dict[str, str] = {
     "disk full (S3 up)": "disk-full@0-1h",
 }
 CUSTOM = "custom (edit the faults)"
+_FAULTS_NOTE = ('<span style="color:#555555; font-size: 90%">one fault a line, <code>KIND@START[-END]</code>;<br>'
+                "click outside the box (or press Tab) to run it</span>")
 COMPARE_DEFAULTS: dict[str, Any] = {
     "preset": "S3 outage + disk loss", "faults": COMPARE_PRESETS["S3 outage + disk loss"], "sender": "stalwart",
     "scale": "auto",
@@ -485,8 +487,13 @@ class Panel(widgets.VBox):
         self.png: Optional[str] = None
         self.timings: dict[str, float] = {}
         self._holding = False
-        super().__init__([widgets.HBox([controls[name] for name in row]) for row in rows]
-                         + [self.verdict, self.output])
+        boxes = []
+        for row in rows:
+            items = [controls[name] for name in row]
+            if "faults" in row:  # a Textarea runs when it loses focus: say so, next to it
+                items.append(widgets.HTML(_FAULTS_NOTE, layout=widgets.Layout(margin="0 0 0 8px")))
+            boxes.append(widgets.HBox(items))
+        super().__init__(boxes + [self.verdict, self.output])
         for name, control in controls.items():
             control.observe(lambda change, name=name: self._changed(name), names="value")
         self.refresh()
