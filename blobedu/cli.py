@@ -45,7 +45,7 @@ def _add_store_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fault", action="append", default=[], metavar="KIND@START[-END]",
                    help=f"a fault window; repeat for several. Kinds: {allowed()}")
     p.add_argument("--endpoint", choices=["in-process", "loopback"], default="in-process",
-                   help="moto in this process (default) or a ThreadedMotoServer on 127.0.0.1")
+                   help="moto in this process (default) or moto's S3 server on 127.0.0.1")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
