@@ -409,11 +409,24 @@ class LoopbackEndpoint:
         self._lock = threading.Lock()
         self._client_for(self.url, 30.0).create_bucket(Bucket=self.bucket)
 
+    def _socket_timeout(self, timeout: float, real_time: bool, silent: bool) -> float:
+        """The real socket timeout of one request.
+
+        On the real clock it is the model's timeout.  On a virtual clock the model alone decides
+        what times out (the ``timeout`` fault, or a latency at or above the timeout), so a request
+        S3 answers gets a generous real wait: a slow machine must not turn a stored blob into a
+        timeout (and the blob would then be in S3 although the PUT "failed").  Only the silent
+        socket is given up after ``virtual_timeout`` real seconds.
+        """
+        if real_time:
+            return timeout
+        return self.virtual_timeout if silent else VIRTUAL_SOCKET_TIMEOUT
+
     def prepare(self, timeout: float, real_time: bool = False) -> None:
         """Build the boto3 clients a run will use, so that building them costs no request any time."""
-        socket_timeout = timeout if real_time else min(timeout, self.virtual_timeout)
         for url in (self.url, self.refused_url, self.fault_url):
-            self._client_for(url, socket_timeout)
+            self._client_for(url, self._socket_timeout(timeout, real_time, silent=False))
+        self._client_for(self.fault_url, self._socket_timeout(timeout, real_time, silent=True))
 
     def _client_for(self, url: str, timeout: float):
         with self._lock:
@@ -429,7 +442,8 @@ class LoopbackEndpoint:
              timeout: float = 30.0, real_time: bool = False) -> tuple[Reply, float]:
         """Send one request over TCP; on a virtual clock a silent socket is given up after a short real wait."""
         t0 = time.monotonic()
-        socket_timeout = timeout if real_time else min(timeout, self.virtual_timeout)
+        silent = fault is not None and fault.kind == "timeout"
+        socket_timeout = self._socket_timeout(timeout, real_time, silent)
         if fault is None or (fault.kind == "lost-write" and method != "PUT"):
             reply = _call(self._client_for(self.url, socket_timeout), method, self.bucket, key, body)
         elif fault.kind == "refused":
@@ -514,6 +528,9 @@ class LoopbackEndpoint:
     def __exit__(self, *exc):
         self.close()
 
+
+#: The real wait for an answer on a virtual clock (see :meth:`LoopbackEndpoint._socket_timeout`).
+VIRTUAL_SOCKET_TIMEOUT = 30.0
 
 _PENDING = threading.local()
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from . import policy
-from .clock import VirtualClock
+from .clock import HORIZON_SECONDS, VirtualClock
 from .errors import BlobeduError
 from .faults import Fault, FaultPlan, plan
 from .trace import RequestRecord, SleepRecord, StoreTrace
@@ -63,11 +63,11 @@ class StoreConfig:
         if self.verify and not b.verify_supported:
             raise BlobeduError(f"Stalwart {self.version} has no verifyAfterWrite: it first appears in 0.16.2")
         timeout = b.default_timeout if self.timeout is None else float(self.timeout)
-        if timeout <= 0:
+        if not timeout > 0:
             raise BlobeduError(f"timeout must be more than 0 seconds, got {self.timeout}")
-        if self.latency < 0:
+        if not self.latency >= 0:
             raise BlobeduError(f"latency must be 0 or more seconds, got {self.latency}")
-        return {
+        settings = {
             "version": self.version,
             "max_retries": (b.default_max_retries if self.max_retries is None else int(self.max_retries))
             if b.retries else 0,
@@ -76,6 +76,47 @@ class StoreConfig:
             "latency": float(self.latency),
             "transport_retries": b.transport_retries,
         }
+        _check_horizon(self.version, b, settings)
+        return settings
+
+
+def longest_operation(b: Behaviour, max_retries: int, timeout: float, verify: bool) -> tuple[float, float]:
+    """An upper bound on one blob operation's time, and the backoff sleeps in it: ``(total, sleeps)``.
+
+    Every round of the loop (at most ``1 + max_retries``) sends a PUT and, with verify, a HEAD;
+    each of those is tried ``1 + transport_retries`` times (rust-s3's hidden retry, sleeping n² s)
+    and no request costs more than the timeout.  Between rounds sleeps the version's backoff.
+    """
+    sends = (1 + max_retries) * (2 if verify else 1)
+    transport = sum(b.transport_retry_delay(n) for n in range(1, b.transport_retries + 1))
+    sleeps = sum(b.backoff.seconds(k) for k in range(max_retries)) if b.backoff else 0.0
+    return sends * ((1 + b.transport_retries) * timeout + transport) + sleeps, sleeps
+
+
+def _check_horizon(version: str, b: Behaviour, s: dict[str, Any]) -> None:
+    """Refuse settings whose longest S3 operation could outlast :data:`~blobedu.clock.HORIZON_SECONDS`.
+
+    The v0.10.3-v0.11.1 backoff is ``1 << (max_retries - retries_left).max(16)`` seconds: 65,536 s
+    for each of the first 16 retries, then 2**17, 2**18 ... s, so maxRetries 21 already sleeps
+    more than 30 days.  In Stalwart the shift is on a u64; a release build masks a shift of 64 or
+    more (k & 63) and a debug build panics.  blobedu does not model either: such runs are far past
+    the horizon and refused here, with the reason, before anything starts.
+    """
+    total, sleeps = longest_operation(b, s["max_retries"], s["timeout"], s["verify"])
+    if total <= HORIZON_SECONDS:
+        return
+    from .durations import format_duration
+
+    def days(seconds: float) -> str:
+        d = seconds / 86400.0
+        return f"{d:.1f} days" if d < 1e6 else f"about {d:.1e} days"
+
+    why = f"{days(sleeps)} of backoff alone" if sleeps > HORIZON_SECONDS else "every request can last the timeout"
+    raise BlobeduError(
+        f"Stalwart {version} with max-retries {s['max_retries']} and timeout {format_duration(s['timeout'])}: "
+        f"one S3 write could take up to {days(total)} ({why}), past blobedu's horizon of 30 days; "
+        "lower max-retries or the timeout"
+    )
 
 
 class S3BlobStore:

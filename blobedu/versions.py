@@ -192,14 +192,17 @@ VERSIONS: tuple[Behaviour, ...] = (
 )
 
 LATEST = "0.16.18"
-_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
+# ASCII digits only (\d would take Arabic-Indic or full-width ones), at most 4 per part; fullmatch, so
+# a trailing newline is refused rather than matched by "$"
+_VERSION_RE = re.compile(r"v?([0-9]{1,4})\.([0-9]{1,4})(?:\.([0-9]{1,4}))?")
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
     """Parse ``0.15.5`` or ``v0.15.5`` (``0.15`` means ``0.15.0``) into a tuple."""
-    match = _VERSION_RE.match(str(text).strip())
+    match = _VERSION_RE.fullmatch(str(text).strip(" \t"))
     if not match:
-        raise BlobeduError(f"bad Stalwart version {text!r}: write it like 0.15.5 (modelled: 0.1.0 to {LATEST})")
+        shown = repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "...'"
+        raise BlobeduError(f"bad Stalwart version {shown}: write it like 0.15.5 (modelled: 0.1.0 to {LATEST})")
     return (int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
 
 
@@ -210,7 +213,7 @@ def behaviour(version: str = LATEST) -> Behaviour:
         if row.covers(parsed):
             return row
     raise BlobeduError(
-        f"Stalwart {version} is not modelled: the facts cover 0.1.0 to {LATEST} "
+        f"Stalwart {version!r} is not modelled: no row of the version table holds it "
         f"(rows: {', '.join(r.label for r in VERSIONS)})"
     )
 
