@@ -32,6 +32,8 @@ connects:
   ``getproxies``) only when ``proxies`` is None (``EndpointCreator.create_endpoint``,
   botocore/endpoint.py), so no proxy is ever used;
 * credentials are passed explicitly (fake), so no credential provider runs (no IMDS, no SSO);
+* moto's in-process mock is used directly, so ``TEST_SERVER_MODE``/``TEST_PROXY_MODE`` cannot turn
+  it into a client of a moto server somewhere else;
 * the in-process client has no HTTP session at all: moto's stubber answers in botocore's
   ``before-send`` event, and a request nothing answered reaches :class:`_NoNetwork`, which refuses
   it instead of opening a socket.
@@ -197,10 +199,13 @@ class InProcessEndpoint:
     kind = "in-process"
 
     def __init__(self, bucket: str | None = None) -> None:
-        from moto import mock_aws
+        # moto's in-process mock itself, not mock_aws(): with TEST_SERVER_MODE=true or TEST_PROXY_MODE=true
+        # in the environment, mock_aws() returns a mock that talks to a moto server at an address the
+        # environment names (TEST_SERVER_MODE_ENDPOINT)
+        from moto.core.models import MockAWS
 
         self.bucket = bucket or _fresh_bucket()
-        self._mock = mock_aws()
+        self._mock = MockAWS()
         self._mock.start()
         self._open = True
         self._fault: Optional[Fault] = None

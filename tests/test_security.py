@@ -94,6 +94,9 @@ def hostile_env(tmp_path_factory):
         "AWS_SHARED_CREDENTIALS_FILE": str(aws / "credentials"),
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_USE_DUALSTACK_ENDPOINT": "true",
+        # moto's own switches: mock_aws() would then talk to a moto server at this address
+        "TEST_SERVER_MODE": "true", "TEST_SERVER_MODE_ENDPOINT": "http://10.1.2.3:5000",
+        "TEST_PROXY_MODE": "true", "TEST_PROXY_MODE_ENDPOINT": "http://10.1.2.3:5005",
         "PYTHONIOENCODING": "utf-8",
     })
     return env
