@@ -136,6 +136,8 @@ class LiveDemo:
             await self.receiver.stop()
             await asyncio.gather(*self.receiver.inflight, return_exceptions=True)
             await self._flush()
+            # on the loop's own thread: a notebook's main thread already runs a loop of its own
+            await asyncio.get_running_loop().shutdown_default_executor()
 
         try:
             if not self.s3.plugged:
@@ -145,7 +147,6 @@ class LiveDemo:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
             if not self._thread.is_alive():
-                self._loop.run_until_complete(self._loop.shutdown_default_executor())
                 self._loop.close()
             self.s3.close()
 

@@ -96,3 +96,17 @@ def test_close_delivers_what_the_queue_still_holds():
         demo.close()
     assert demo.undelivered == []
     assert [e["result"] for e in demo.receiver.local] == ["Temporary I/O error.", "delivered"]
+
+
+def test_the_cycle_runs_where_a_loop_already_runs():
+    """A notebook kernel runs an asyncio loop in its main thread; create, send and close must still work."""
+    import asyncio
+
+    async def in_a_kernel():
+        with LiveDemo(CONFIG) as demo:
+            first = demo.send("up").reply
+            demo.unplug()
+            second = demo.send("down").reply
+        return first[:3], second[:3], demo.undelivered
+
+    assert asyncio.run(in_a_kernel()) == ("250", "451", [])
