@@ -12,12 +12,13 @@ import time
 
 from .errors import BlobeduError
 
-#: The longest run blobedu simulates: 30 days of virtual (or real) time from a run's start.
-#: Longer than any sender's queue lifetime (3-5 days, facts §3), so every modelled message is
-#: delivered or bounced well inside it; and far below 2**24 s (194 days), where looptime's event
-#: loop stops resolving timers and would spin forever.  Inputs that could outlast it are refused
-#: (:meth:`blobedu.store.StoreConfig.resolved`, :func:`blobedu.durations.parse_duration`); a run
-#: that still reaches it stops there with a :class:`~blobedu.errors.BlobeduError`.
+#: The longest stretch of simulated time any run covers: 30 days.  Every sender gives up within 5
+#: days (Postfix's maximal_queue_lifetime, the longest of them), so a run that needs more is
+#: either stuck (a silent S3 on a version with no request timeout) or absurd; it stops here.  It is
+#: also far below 2**24 s (194 days), where looptime's event loop stops resolving timers and would
+#: spin at 100 % CPU forever.  Inputs that could outlast it are refused
+#: (:meth:`blobedu.store.StoreConfig.resolved`, :func:`blobedu.durations.parse_duration`), and
+#: :func:`run_virtual` never lets a loop's clock pass it.
 HORIZON_SECONDS = 30 * 86400.0
 
 

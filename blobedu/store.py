@@ -6,9 +6,19 @@ the :class:`~blobedu.faults.FaultPlan` holds at that moment, lets the clock wait
 all into a :class:`~blobedu.trace.StoreTrace`.  There is a synchronous driver (``put``/``get``/
 ``delete``) and an asyncio one (``aput``/``aget``) for the SMTP receiver; both run the same machine.
 
-A request's cost on the clock: ``refused`` costs nothing, ``timeout`` costs the whole timeout
-(reqwest's whole-request timeout, ``with_request_timeout`` in mod.rs@v0.16.18), anything else
-costs the configured latency.  A latency at or above the timeout is a timeout.
+A request's cost on the clock depends on what the version's ``timeout`` bounds (facts §1, the
+``timeout_bounds`` column of :mod:`blobedu.versions`):
+
+* whole request (v0.5.0-v0.8.1, v0.16.x; reqwest): ``refused`` costs nothing, ``timeout`` (a silent
+  S3) costs the whole timeout, anything else the configured latency.  A latency at or above the
+  timeout is a timeout, whatever S3 would have answered.
+* TCP connect only (v0.8.2-v0.15.x; hyper 0.14's ``set_connect_timeout``): a latency is just a
+  latency, however long, and a silent S3 is **never timed out**.  The request *hangs* until that
+  fault's window ends, when the endpoint restarts and resets the connection: the request is recorded
+  as ``"hung"`` with its elapsed time running to the reset, and fails as a transport error (no hidden
+  retry before v0.16).  If the window never ends, the request hangs for the rest of the run: the
+  operation's outcome is ``"hung"`` (on its own, the run stops at :data:`~blobedu.clock.HORIZON_SECONDS`;
+  inside a delivery, when nothing else is left to happen).
 """
 
 from __future__ import annotations
@@ -76,21 +86,44 @@ class StoreConfig:
             "latency": float(self.latency),
             "transport_retries": b.transport_retries,
         }
-        _check_horizon(self.version, b, settings)
+        return settings
+
+    def check_horizon(self) -> dict[str, Any]:
+        """:meth:`resolved`, and refuse settings whose longest S3 write could outlast the 30-day horizon.
+
+        Every run checks this before it starts (:class:`S3BlobStore`, :func:`put`, delivery's
+        config check): a value Stalwart itself accepts (maxRetries is a u32 before v0.16) may still
+        describe a run blobedu cannot simulate in bounded time.
+        """
+        settings = self.resolved()
+        _check_horizon(self.version, self.behaviour, settings)
         return settings
 
 
-def longest_operation(b: Behaviour, max_retries: int, timeout: float, verify: bool) -> tuple[float, float]:
+def longest_operation(b: Behaviour, max_retries: int, timeout: float, verify: bool,
+                      latency: float = 0.0) -> tuple[float, float]:
     """An upper bound on one blob operation's time, and the backoff sleeps in it: ``(total, sleeps)``.
 
     Every round of the loop (at most ``1 + max_retries``) sends a PUT and, with verify, a HEAD;
-    each of those is tried ``1 + transport_retries`` times (rust-s3's hidden retry, sleeping n² s)
-    and no request costs more than the timeout.  Between rounds sleeps the version's backoff.
+    each of those is tried ``1 + transport_retries`` times (rust-s3's hidden retry, sleeping n² s).
+    A request costs at most the timeout where it bounds the whole request, else at most the
+    larger of timeout and latency.  Between rounds sleeps the version's backoff.  Not counted: a
+    request hung on a silent S3 (connect-only versions), which lasts until its fault window ends
+    (at most the horizon: durations are) and ends the operation.
     """
     sends = (1 + max_retries) * (2 if verify else 1)
+    per_request = timeout if b.timeout_bounds == "request" else max(timeout, latency)
     transport = sum(b.transport_retry_delay(n) for n in range(1, b.transport_retries + 1))
-    sleeps = sum(b.backoff.seconds(k) for k in range(max_retries)) if b.backoff else 0.0
-    return sends * ((1 + b.transport_retries) * timeout + transport) + sleeps, sleeps
+    sleeps = 0.0
+    if b.backoff is not None:
+        # every backoff sleeps at least 1 s (1 << n), so past HORIZON_SECONDS retries the sum is past
+        # the horizon anyway: stop adding there (maxRetries may be a u32, 4 billion terms)
+        for k in range(min(max_retries, int(HORIZON_SECONDS) + 1)):
+            sleeps += b.backoff.seconds(k)
+            if sleeps > HORIZON_SECONDS:
+                sleeps += max_retries - k - 1  # the rest sleep 1 s or more each: still a lower bound
+                break
+    return sends * ((1 + b.transport_retries) * per_request + transport) + sleeps, sleeps
 
 
 def _check_horizon(version: str, b: Behaviour, s: dict[str, Any]) -> None:
@@ -98,11 +131,12 @@ def _check_horizon(version: str, b: Behaviour, s: dict[str, Any]) -> None:
 
     The v0.10.3-v0.11.1 backoff is ``1 << (max_retries - retries_left).max(16)`` seconds: 65,536 s
     for each of the first 16 retries, then 2**17, 2**18 ... s, so maxRetries 21 already sleeps
-    more than 30 days.  In Stalwart the shift is on a u64; a release build masks a shift of 64 or
-    more (k & 63) and a debug build panics.  blobedu does not model either: such runs are far past
-    the horizon and refused here, with the reason, before anything starts.
+    more than 30 days.  The shift is on a u64 and wraps to ``k & 63`` in a release build
+    (:class:`~blobedu.versions.Backoff` models that), so the sleeps cycle through 1 s ... 2**63 s
+    and a run with a large maxRetries only gets longer: it is refused here, with the reason,
+    before anything starts, instead of printing a finish time of 10**19 days.
     """
-    total, sleeps = longest_operation(b, s["max_retries"], s["timeout"], s["verify"])
+    total, sleeps = longest_operation(b, s["max_retries"], s["timeout"], s["verify"], s["latency"])
     if total <= HORIZON_SECONDS:
         return
     from .durations import format_duration
@@ -111,11 +145,14 @@ def _check_horizon(version: str, b: Behaviour, s: dict[str, Any]) -> None:
         d = seconds / 86400.0
         return f"{d:.1f} days" if d < 1e6 else f"about {d:.1e} days"
 
-    why = f"{days(sleeps)} of backoff alone" if sleeps > HORIZON_SECONDS else "every request can last the timeout"
+    why = (f"{days(sleeps)} of backoff alone" if sleeps > HORIZON_SECONDS else
+           "every request can last the timeout" if b.timeout_bounds == "request" else
+           "every request can last the timeout or the latency")
     raise BlobeduError(
-        f"Stalwart {version} with max-retries {s['max_retries']} and timeout {format_duration(s['timeout'])}: "
+        f"Stalwart {version} with max-retries {s['max_retries']}, timeout {format_duration(s['timeout'])} and "
+        f"latency {format_duration(s['latency'])}: "
         f"one S3 write could take up to {days(total)} ({why}), past blobedu's horizon of 30 days; "
-        "lower max-retries or the timeout"
+        "lower max-retries, the timeout or the latency"
     )
 
 
@@ -127,12 +164,16 @@ class S3BlobStore:
         from .endpoint import InProcessEndpoint
 
         self.config = config or StoreConfig()
-        self.settings = self.config.resolved()
+        self.settings = self.config.check_horizon()
         self._owns_endpoint = endpoint is None
         self.endpoint = endpoint if endpoint is not None else InProcessEndpoint()
         self.clock = clock if clock is not None else VirtualClock()
         self.faults = plan(faults)
         self.origin = 0.0  # fault windows count from here on the clock
+        # requests hung for good (asyncio driver): how many, and what ends them (the end of the run)
+        self.hanging_forever = 0
+        self._stalled = None
+        self._run_over = None
         prepare = getattr(self.endpoint, "prepare", None)
         if prepare is not None:
             prepare(self.settings["timeout"], real_time=self.clock.real)
@@ -148,7 +189,8 @@ class S3BlobStore:
 
     def _fault_for(self, t: float) -> Optional[Fault]:
         fault = self.faults.s3_fault_at(t - self.origin)
-        if self.settings["latency"] >= self.settings["timeout"] and (fault is None or fault.kind != "refused"):
+        bounded = self.config.behaviour.timeout_bounds == "request"
+        if bounded and self.settings["latency"] >= self.settings["timeout"] and (fault is None or fault.kind != "refused"):
             # an answer slower than the whole-request timeout is never read: whatever S3 would have
             # said (200, 503, a lost write), the client sees a timeout; a refused connect costs no latency
             fault = Fault("timeout", 0.0)
@@ -159,7 +201,21 @@ class S3BlobStore:
             return 0.0
         if reply.error == "timeout":
             return self.settings["timeout"]
+        if self.config.behaviour.timeout_bounds == "connect":
+            return self.settings["latency"]
         return min(self.settings["latency"], self.settings["timeout"])
+
+    def _hang(self, reply: policy.Reply, fault: Optional[Fault], t: float) -> tuple[policy.Reply, Optional[float]]:
+        """On a connect-only version, a silent S3 is never timed out: the reply and how long it hangs.
+
+        Returns ``(reply, None)`` when nothing changes, ``(Reply("hung"), seconds)`` when the request
+        hangs until its fault's window ends, and ``(Reply("hung"), inf)`` when the window never ends.
+        """
+        if reply.error != "timeout" or not self.config.behaviour.hangs_on_silent_s3 or fault is None:
+            return reply, None
+        if fault.end is None:
+            return policy.Reply(error="hung"), float("inf")
+        return policy.Reply(error="hung"), max(0.0, fault.end + self.origin - t)
 
     def _new_trace(self, operation: str, key: str) -> StoreTrace:
         return StoreTrace(operation=operation, version=self.config.version, config=dict(self.settings),
@@ -177,10 +233,15 @@ class S3BlobStore:
         """Append one wait to the trace."""
         trace.sleeps.append(SleepRecord(now - self.origin, step.seconds, step.reason))
 
-    def _finish(self, trace: StoreTrace, outcome: policy.Outcome, operation: str, key: str, now: float) -> StoreTrace:
+    def _finish(self, trace: StoreTrace, outcome: Optional[policy.Outcome], operation: str, key: str,
+                now: float) -> StoreTrace:
+        """Close the trace; ``outcome`` None means the operation was still hung when the run ended."""
         trace.ended = now - self.origin
-        trace.error = outcome.error
-        if operation == "put":
+        trace.error = outcome.error if outcome else None
+        if outcome is None:
+            trace.outcome = "hung"
+            trace.durable = self.endpoint.exists(key) if operation == "put" else None
+        elif operation == "put":
             trace.outcome = "stored" if outcome.ok else "failed"
             trace.durable = self.endpoint.exists(key)
         elif operation == "get":
@@ -202,7 +263,17 @@ class S3BlobStore:
                     fault = self._fault_for(t)
                     reply, wall = self.endpoint.send(step.method, key, data, fault, self.settings["timeout"],
                                                      real_time=self.clock.real)
-                    self.clock.spend(self._cost(reply), already=wall)
+                    reply, hang = self._hang(reply, fault, t)
+                    if hang == float("inf"):
+                        if self.clock.real:
+                            raise BlobeduError(
+                                f"Stalwart {self.config.version} never times out a silent S3 (its timeout bounds only "
+                                f"the TCP connect), so {fault.spec() if fault else 'this fault'} would hang for real, "
+                                "forever: give the fault an END")
+                        self.clock.spend(max(0.0, HORIZON_SECONDS + self.origin - t))
+                        self._record_request(trace, step, reply, fault, t, self.clock.now())
+                        return self._finish(trace, None, operation, key, self.clock.now())
+                    self.clock.spend(self._cost(reply) if hang is None else hang, already=wall)
                     self._record_request(trace, step, reply, fault, t, self.clock.now())
                     step = machine.send(reply)
                 else:
@@ -241,7 +312,12 @@ class S3BlobStore:
                                                              self.settings["timeout"], real_time=True))
                     else:
                         reply, wall = self.endpoint.send(step.method, key, data, fault, self.settings["timeout"])
-                    await clock.spend(self._cost(reply), already=wall)
+                    reply, hang = self._hang(reply, fault, t)
+                    if hang == float("inf"):
+                        await self._hang_until_run_over()
+                        self._record_request(trace, step, reply, fault, t, clock.now())
+                        return self._finish(trace, None, operation, key, clock.now())
+                    await clock.spend(self._cost(reply) if hang is None else hang, already=wall)
                     record = self._record_request(trace, step, reply, fault, t, clock.now())
                     if on_event:
                         on_event(record)
@@ -252,6 +328,46 @@ class S3BlobStore:
                     step = machine.send(None)
             except StopIteration as done:
                 return self._finish(trace, done.value, operation, key, clock.now())
+
+    # -- requests that hang for good (asyncio driver) ----------------------------------------------
+    def _signals(self):
+        import asyncio
+
+        if self._run_over is None:
+            self._run_over = asyncio.get_running_loop().create_future()
+            self._stalled = asyncio.Event()
+        return self._run_over, self._stalled
+
+    async def _hang_until_run_over(self) -> None:
+        """Wait, as a request to a silent S3 on a connect-only version does, until the run is over."""
+        run_over, stalled = self._signals()
+        self.hanging_forever += 1
+        stalled.set()
+        try:
+            await run_over
+        finally:
+            self.hanging_forever -= 1
+
+    async def wait_for(self, live: Callable[[], set]) -> None:
+        """Wait until ``live()`` has no task left, or every task left is hung for good; then end those.
+
+        This is how a run ends: a request that hangs forever cannot finish, so once nothing but such
+        requests is left, the run is over, and they end as ``"hung"`` at that moment.
+        """
+        import asyncio
+
+        run_over, stalled = self._signals()
+        while live():
+            if self.hanging_forever >= len(live()):
+                break
+            stalled.clear()
+            waiter = asyncio.ensure_future(stalled.wait())
+            await asyncio.wait(live() | {waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+        if not run_over.done():
+            run_over.set_result(None)
+        while live():
+            await asyncio.gather(*live(), return_exceptions=True)
 
     async def aput(self, data: bytes, clock, key: Optional[str] = None, on_event: Optional[Callable] = None) -> StoreTrace:
         """``put_blob`` on an asyncio loop (see :class:`~blobedu.clock.LoopClock`)."""
@@ -279,7 +395,7 @@ def put(data: bytes = b"Subject: hello\r\n\r\nA message body.\r\n", faults=None,
     from .endpoint import make
 
     config = config or StoreConfig()
-    config.resolved()  # fail on bad input before starting anything
+    config.check_horizon()  # fail on bad input before starting anything
     fault_plan = plan(faults)
     fault_plan.require_s3_only("blobedu put")
     ep = make(endpoint)

@@ -78,7 +78,7 @@ def test_no_finish_time_of_ten_to_the_nineteen_days():
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(version=st.sampled_from(["0.9.0", "0.10.5", "0.15.5", "0.16.1", "0.16.18"]),
+@given(version=st.sampled_from(["0.8.1", "0.9.0", "0.10.5", "0.12.3", "0.15.5", "0.16.1", "0.16.18"]),
        retries=st.integers(0, 10), timeout=st.sampled_from([0.5, 30.0, 600.0, 86400.0]),
        latency=st.sampled_from([0.0, 0.2, 29.0, 700.0]),
        kinds=st.lists(st.sampled_from(["503", "500", "timeout", "refused", "lost-write", "429"]), max_size=4),
@@ -99,7 +99,10 @@ def test_longest_operation_bounds_every_put(endpoint, version, retries, timeout,
         t += gap + 1
     store = S3BlobStore(config, endpoint, VirtualClock(), specs)
     trace = store.put(f"bound {version} {retries} {timeout} {latency} {specs}".encode())
-    bound, _ = longest_operation(b, s["max_retries"], s["timeout"], s["verify"])
+    bound, _ = longest_operation(b, s["max_retries"], s["timeout"], s["verify"], s["latency"])
+    if b.hangs_on_silent_s3:
+        # a request hung on a silent S3 lasts until its window ends, and ends the operation
+        bound = max(bound, t)
     assert trace.elapsed <= bound + 1e-6
     event(f"ran, {trace.outcome}")
 
@@ -190,9 +193,9 @@ def test_versions_take_ascii_digits_only(version):
     refused("put", "--stalwart", version)
 
 
-def test_a_version_no_row_holds_is_not_said_to_be_covered():
+def test_a_version_that_was_never_released_is_not_said_to_be_covered():
     err = refused("put", "--stalwart", "0.15.1000")
-    assert "no row of the version table holds it" in err and "cover 0.1.0 to" not in err
+    assert "never released" in err and "0.15.0 to 0.15.5" in err and "cover" not in err
 
 
 def test_no_verify_on_a_version_without_verify_is_refused():
