@@ -145,14 +145,15 @@ def _check_horizon(version: str, b: Behaviour, s: dict[str, Any]) -> None:
         d = seconds / 86400.0
         return f"{d:.1f} days" if d < 1e6 else f"about {d:.1e} days"
 
-    why = (f"{days(sleeps)} of backoff alone" if sleeps > HORIZON_SECONDS else
-           "every request can last the timeout" if b.timeout_bounds == "request" else
-           "every request can last the timeout or the latency")
+    settings = (f"Stalwart {version} with max-retries {s['max_retries']}, timeout {format_duration(s['timeout'])} "
+                f"and latency {format_duration(s['latency'])}")
+    if sleeps > HORIZON_SECONDS:  # (the sum may have stopped early: it is then a lower bound)
+        raise BlobeduError(f"{settings}: one S3 write could sleep {days(sleeps)} or more in backoff alone, past "
+                           "blobedu's horizon of 30 days; lower max-retries")
+    why = "timeout" if b.timeout_bounds == "request" else "timeout or the latency"
     raise BlobeduError(
-        f"Stalwart {version} with max-retries {s['max_retries']}, timeout {format_duration(s['timeout'])} and "
-        f"latency {format_duration(s['latency'])}: "
-        f"one S3 write could take up to {days(total)} ({why}), past blobedu's horizon of 30 days; "
-        "lower max-retries, the timeout or the latency"
+        f"{settings}: one S3 write could take up to {days(total)} (every request can last the {why}), past "
+        "blobedu's horizon of 30 days; lower max-retries, the timeout or the latency"
     )
 
 
