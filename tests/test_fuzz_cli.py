@@ -171,6 +171,12 @@ def test_ascii_output_escapes_the_middle_dot():
     assert "\\xb7" in out.splitlines()[0]  # "·", shown escaped instead of a UnicodeEncodeError
 
 
+def test_ascii_errors_are_one_escaped_line():
+    code, out, err, _ = _blobedu(["put", "--stalwart", "０.１٦.18\n"], {"PYTHONIOENCODING": "ascii"})
+    assert (code, out) == (2, "") and err.count("\n") == 1 and "Traceback" not in err
+    assert "\\uff10" in err  # "０" shown escaped, not a UnicodeEncodeError
+
+
 def test_a_closed_pipe_is_quiet():
     for argv in (["put"], ["put", "--json"], ["link", "03", "--repo", "o/r", "--ref", "v1.0"]):
         code, _, err, _ = _blobedu(argv, {}, close_stdout=True)
