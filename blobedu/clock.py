@@ -17,7 +17,7 @@ from .errors import BlobeduError
 #: either stuck (a silent S3 on a version with no request timeout) or absurd; it stops here.  It is
 #: also far below 2**24 s (194 days), where looptime's event loop stops resolving timers and would
 #: spin at 100 % CPU forever.  Inputs that could outlast it are refused
-#: (:meth:`blobedu.store.StoreConfig.resolved`, :func:`blobedu.durations.parse_duration`), and
+#: (:meth:`blobedu.store.StoreConfig.check_horizon`, :func:`blobedu.durations.parse_duration`), and
 #: :func:`run_virtual` never lets a loop's clock pass it.
 HORIZON_SECONDS = 30 * 86400.0
 

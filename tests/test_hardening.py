@@ -217,6 +217,8 @@ def _strict(text: str):
     ("put", "--json", "--stalwart", "0.10.5", "--max-retries", "20", "--fault", "503@0"),
     ("deliver", "--json", "--fault", "refused@0-30d"),
     ("deliver", "--json", "--fault", "503@29d"),
+    ("put", "--json", "--stalwart", "0.15.5", "--fault", "timeout@0"),  # hangs until the horizon
+    ("deliver", "--json", "--stalwart", "0.15.5", "--fault", "timeout@0"),
 ])
 def test_json_is_strict(argv):
     code, out, err, _ = run(*argv)
