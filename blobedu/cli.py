@@ -12,7 +12,7 @@ import sys
 from typing import Optional, Sequence
 
 from .durations import parse_duration
-from .text import render_deliver, render_put
+from .text import render_deliver, render_get, render_put
 from .errors import BlobeduError
 from .faults import allowed
 from .versions import LATEST
@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_flags(p)
     p.add_argument("--real-clock", action="store_true", help="really wait (default: virtual time)")
 
+    g = sub.add_parser("get", help="one blob GET through Stalwart's S3 retry loop (a read: IMAP FETCH, JMAP, POP3)")
+    _add_store_flags(g)
+    g.add_argument("--missing", action="store_true",
+                   help="the object was never stored, so S3 answers 404 (not an error: the blob is missing)")
+    g.add_argument("--real-clock", action="store_true", help="really wait (default: virtual time)")
+
     d = sub.add_parser("deliver", help="one message from a sending MTA to a Stalwart receiver over real SMTP")
     _add_store_flags(d)
     d.add_argument("--sender", default="stalwart", choices=["stalwart", "postfix", "exim", "rfc5321"],
@@ -99,6 +105,19 @@ def _cmd_put(args) -> int:
     return 0
 
 
+def _cmd_get(args) -> int:
+    from .clock import RealClock
+    from .faults import FaultPlan
+    from .store import get
+
+    config = _store_config(args)
+    faults = FaultPlan(args.fault)
+    trace = get(faults=faults, config=config, endpoint=args.endpoint,
+                clock=RealClock() if args.real_clock else None, missing=args.missing)
+    print(trace.to_json(indent=2) if args.json else render_get(trace))
+    return 0
+
+
 def _cmd_deliver(args) -> int:
     from .delivery import DeliveryConfig, deliver
 
@@ -122,7 +141,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``blobedu`` command."""
     try:
         args = build_parser().parse_args(argv)
-        return {"put": _cmd_put, "deliver": _cmd_deliver, "link": _cmd_link}[args.command](args)
+        return {"put": _cmd_put, "get": _cmd_get, "deliver": _cmd_deliver, "link": _cmd_link}[args.command](args)
     except BlobeduError as exc:
         print(f"blobedu: error: {exc}", file=sys.stderr)
         return 2
