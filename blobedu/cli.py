@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast")
     d.add_argument("--queue-quota", type=int, default=None, metavar="N",
                    help="messages the receiver's queue may hold before it answers 452 4.3.1")
+    d.add_argument("--sender-fault", action="append", default=[], metavar="KIND@START[-END]",
+                   help="a fault on a Stalwart sender's own S3, which its DSNs are queued through "
+                        "(a bounce written while it is down is dropped); S3 kinds only")
 
     k = sub.add_parser("link", help="print Binder and nbviewer links to paste into a forum answer")
     k.add_argument("notebook", help="path of a notebook, e.g. notebooks/03_tempfail_flow.ipynb")
@@ -122,7 +125,8 @@ def _cmd_deliver(args) -> int:
     from .delivery import DeliveryConfig, deliver
 
     config = DeliveryConfig(store=_store_config(args), sender=args.sender, sender_version=args.sender_version,
-                            data_timeout=args.data_timeout, receiver=args.receiver, queue_quota=args.queue_quota)
+                            data_timeout=args.data_timeout, receiver=args.receiver, queue_quota=args.queue_quota,
+                            sender_faults=tuple(args.sender_fault))
     if args.endpoint != "in-process":
         raise BlobeduError("deliver runs in virtual time on the in-process endpoint; --endpoint loopback is for put")
     trace = deliver(args.fault, config)

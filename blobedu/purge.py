@@ -141,12 +141,16 @@ async def _race(config: StoreConfig, faults: list[str], purge_scan: float, delet
         if committed:
             links.commit(key, until, 1)
             steps.append((clock.now(), "commit batch: queue entry, BlobLink::Id, BlobOp::Commit; the sender gets 250"))
+        else:
+            steps.append((clock.now(), "the PUT failed: 451, nothing is committed"))
         await purge_task
-        read = await store.aget(key, clock)
-        readable = read.outcome == "found"
-        local = "delivered" if readable else LOCAL_BLOB_NOT_FOUND
-        steps.append((clock.now(), f"local delivery reads the blob: {read.outcome}"
-                      + ("" if readable else f" -> '{LOCAL_BLOB_NOT_FOUND}', retried until the entry expires")))
+        readable, local = False, "none: nothing was queued"
+        if committed:
+            read = await store.aget(key, clock)
+            readable = read.outcome == "found"
+            local = "delivered" if readable else LOCAL_BLOB_NOT_FOUND
+            steps.append((clock.now(), f"local delivery reads the blob: {read.outcome}"
+                          + ("" if readable else f" -> '{LOCAL_BLOB_NOT_FOUND}', retried until the entry expires")))
         steps.sort(key=lambda s: s[0])
         return RaceResult(steps, put.ended, final_put, purge.get("delete_at"), committed, readable, local)
     finally:

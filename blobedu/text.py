@@ -55,6 +55,8 @@ def render_deliver(trace) -> str:
         f"timeout {format_duration(st['timeout'])}, verify {'on' if st['verify'] else 'off'}) · "
         f"final-dot wait {format_duration(c['data_timeout'])} · faults: {', '.join(c['faults']) or 'none'}"
     )
+    if c.get("sender_faults"):
+        head += f" · sender's own S3: {', '.join(c['sender_faults'])}"
     rows: list[tuple[float, str]] = []
     for i, s in enumerate(trace.sessions, 1):
         line = f"session {i}: {s.reply}"
@@ -130,8 +132,10 @@ def verdict(trace) -> str:
     unsent = [d for d in trace.dsns if d["kind"] == "failed" and d.get("fate_kind", "queued") != "queued"]
     if trace.fate == "lost" and unsent:
         d = unsent[-1]
-        how = "dropped" if d["fate_kind"] == "dropped" else "lost with it" if d["fate_kind"] == "unreadable" else "stuck"
-        parts.append(f"the {d['origin']}'s bounce was {how} in its own blob store: the author was never told")
+        how = {"dropped": "was dropped, its own blob store being down",
+               "unreadable": "was written to the same store and lost like the message",
+               }.get(d["fate_kind"], "still hung in its own blob store")
+        parts.append(f"the {d['origin']}'s bounce {how}: the author was never told")
     return ", ".join(parts)
 
 
