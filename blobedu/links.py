@@ -60,6 +60,11 @@ NOTEBOOKS: dict[str, Notebook] = {
         "Mostly no: maxRetries helps only with HTTP 5xx, not with an unreachable S3, and a retry loop longer "
         "than the sender's 10-minute DATA timeout delivers the message twice.",
     ),
+    "06_beyond_incoming_mail.ipynb": Notebook(
+        "What else stops while S3 is down: reads, other writes, queued mail, bounces?",
+        "Every blob read and write pays the same retry loop, then fails (IMAP body fetches, JMAP, POP3, APPEND, "
+        "uploads); flags and headers keep working; and a bounce written while the blob store is down is dropped.",
+    ),
 }
 
 # Names that point at a moving branch rather than a fixed revision.

@@ -52,9 +52,9 @@ class Operation:
 
 
 def _reads(what: str, failed: tuple[str, str], not_found: tuple[str, str], found: tuple[str, str],
-           waiter: str = "the mail client") -> dict:
+           waiter: str = "the mail client", hung: Optional[str] = None) -> dict:
     return {"found": found, "not-found": not_found, "failed": failed,
-            "hung": ("hangs", _HANGS.format(what=what, waiter=waiter))}
+            "hung": ("hangs", hung or _HANGS.format(what=what, waiter=waiter))}
 
 
 def _writes(what: str, failed: tuple[str, str], stored: tuple[str, str], waiter: str = "the mail client") -> dict:
@@ -122,7 +122,8 @@ OPERATIONS: tuple[Operation, ...] = (
                      ("Blob not found.", "a temporary failure 'Blob not found.', retried until the entry expires"),
                      ("delivered", "the message reaches the mailbox (with an active Sieve script, the script's "
                                    "blob is read too, and its failure is 'Transient server failure.')"),
-                     waiter="nobody: the queue"),
+                     hung="the delivery waits with the hung request: this version never times out a silent S3, "
+                          "and nothing else in the queue does (the model runs it to its 30-day horizon)"),
               "email/src/message/delivery.rs@v0.16.18:68-111; email/src/sieve/ingest.rs@v0.16.18:656-700"),
     Operation("remote delivery from the queue", "get",
               "yes: after EHLO, MAIL and RCPT to the next hop, the queue reads the blob", _reads(
