@@ -248,3 +248,10 @@ def test_operation_panel_follows_its_controls():
     assert panel.trace.trace is None and "no S3 request" in panel.verdict_text
     panel.update(operation="SMTP submission", fault="503", version="0.15.5")
     assert panel.lanes.lane("outcome").marks[0].label == "451 4.3.5" and panel.png
+
+
+def test_every_row_has_a_rule_for_every_outcome_its_store_call_can_end_in():
+    needed = {"get": {"found", "not-found", "failed", "hung"}, "put": {"stored", "stored-lost", "failed", "hung"},
+              None: {"none"}}
+    for op in operations.OPERATIONS:
+        assert set(op.rules) == needed[op.s3], op.name
