@@ -82,6 +82,23 @@ def purge_decision(links: DataStoreLinks, now: float) -> list[str]:
     return doomed
 
 
+def sweep(links: DataStoreLinks, store, now: float) -> list[str]:
+    """One purge run over ``links`` at ``now``: DELETE each unlinked hash through ``store`` (blob.rs:136-143).
+
+    Returns the keys deleted.  A failing DELETE stops the run there, as the ``?`` at blob.rs:141 does;
+    the keys stay for the next run.
+    """
+    deleted = []
+    for key in purge_decision(links, now):
+        trace = store.delete(key)
+        if trace.outcome == "failed":
+            break
+        links.temporary.pop(key, None)
+        links.committed.discard(key)
+        deleted.append(key)
+    return deleted
+
+
 @dataclass
 class RaceResult:
     """What happened: each step with its time, and whether the committed message can still be read."""

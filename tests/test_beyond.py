@@ -255,3 +255,38 @@ def test_every_row_has_a_rule_for_every_outcome_its_store_call_can_end_in():
               None: {"none"}}
     for op in operations.OPERATIONS:
         assert set(op.rules) == needed[op.s3], op.name
+
+
+def test_facts5_the_daily_purge_deletes_the_orphan_from_moto():
+    from blobedu.purge import sweep
+    from blobedu.store import S3BlobStore
+
+    ep = InProcessEndpoint()
+    try:
+        trace = deliver(["commit-fail@0"], DeliveryConfig(sender="postfix"), endpoint=ep)
+        links = DataStoreLinks()
+        for s in trace.sessions:
+            links.reserve(s.store["key"], s.t + 120)
+        store = S3BlobStore(StoreConfig(), ep)
+        assert sweep(links, store, now=trace.sessions[-1].t + 60) == []  # the last reservation is still live
+        assert ep.keys() == [trace.sessions[0].store["key"]]
+        assert sweep(links, store, now=6 * D) == [trace.sessions[0].store["key"]] and ep.keys() == []
+    finally:
+        ep.close()
+
+
+def test_a_failing_delete_stops_the_purge_run():
+    from blobedu.purge import sweep
+    from blobedu.store import S3BlobStore
+
+    with S3BlobStore(StoreConfig(), faults=["refused@0"]) as store:
+        links = DataStoreLinks()
+        links.reserve("a", 1)
+        links.reserve("b", 1)
+        assert sweep(links, store, now=10) == [] and set(links.temporary) == {"a", "b"}
+
+
+def test_500_reads_like_503_and_403_like_429_in_the_client_view():
+    for version in operations.VERSIONS:
+        assert see("POP3 RETR", "500", version).cell() == see("POP3 RETR", "503", version).cell()
+        assert see("IMAP APPEND", "403", version).cell() == see("IMAP APPEND", "429", version).cell()
