@@ -288,6 +288,8 @@ def operation_lanes(v: View, scale: str = "auto"):
         return plots.Timeline(f"{v.operation} on Stalwart {v.version}: no S3 request", v.seen, 1.0, axis, lanes,
                               [], "time since the request")
     timeline = plots.put_lanes(trace, scale=scale)
+    # a GET draws no empty PUT lane, and a PUT no empty GET lane
+    timeline.lanes = [lane for lane in timeline.lanes if not lane.key.startswith("requests:") or lane.marks]
     ok = v.outcome in ("found", "stored", "none")
     kind = "mailbox" if ok else "lost" if v.outcome == "stored-lost" else "bounce"
     end = trace.ended
