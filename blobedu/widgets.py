@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections import Counter
 from typing import Any, Callable, Mapping, Optional
 
@@ -151,10 +152,12 @@ def fault_specs(values: Mapping[str, Any], receiver_faults: bool = True) -> list
 def _max_retries(value: Any) -> Optional[int]:
     if value is None or value == "default" or value == "":
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise BlobeduError(f"maxRetries must be a whole number, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or (
+            isinstance(value, str) and not re.fullmatch(r"-?[0-9]{1,18}", value.strip())):
+        # ASCII digits only: int() would also take "1_0", Arabic-Indic or full-width digits
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise BlobeduError(f"maxRetries must be a whole number in ASCII digits, got {shown}")
+    return int(value)
 
 
 def _verify(value: Any) -> Optional[bool]:
@@ -351,9 +354,9 @@ def run_put_panel(values: Mapping[str, Any]):
     """Run the PUT the controls describe: ``(trace, verdict)``, or ``(None, message)`` for bad values."""
     try:
         faults, config = put_scenario_from_values(values)
+        trace = _put(faults, config)
     except BlobeduError as exc:
         return None, problem(str(exc))
-    trace = _put(faults, config)
     return trace, put_verdict(trace)
 
 
@@ -363,9 +366,9 @@ def run_panel(values: Mapping[str, Any]):
 
     try:
         faults, config = scenario_from_values(values)
+        trace = _deliver(faults, config)
     except BlobeduError as exc:
         return None, problem(str(exc))
-    trace = _deliver(faults, config)
     return trace, verdict(trace)
 
 
@@ -373,9 +376,9 @@ def run_verify_panel(values: Mapping[str, Any]):
     """Run notebook 02's scenario: ``(trace, verdict)``, or ``(None, message)`` for bad values."""
     try:
         faults, config = verify_scenario_from_values(values)
+        trace = _deliver(faults, config)
     except BlobeduError as exc:
         return None, problem(str(exc))
-    trace = _deliver(faults, config)
     return trace, verify_verdict(trace)
 
 
@@ -383,9 +386,9 @@ def run_compare_panel(values: Mapping[str, Any]):
     """The same faults through both designs: ``({receiver: trace}, two verdict lines)``, or ``(None, message)``."""
     try:
         faults, configs = compare_scenario_from_values(values)
+        traces = {receiver: _deliver(faults, configs[receiver]) for receiver, _ in DESIGNS}
     except BlobeduError as exc:
         return None, problem(str(exc))
-    traces = {receiver: _deliver(faults, configs[receiver]) for receiver, _ in DESIGNS}
     return traces, "\n".join(design_verdict(traces[r], name) for r, name in DESIGNS)
 
 
@@ -506,19 +509,32 @@ class Panel(widgets.VBox):
         return values
 
     def update(self, **values: Any) -> None:
-        """Set several controls at once and run the model once."""
+        """Set several controls at once and run the model once.
+
+        Never raises at a reader: a value a control cannot take shows one clear message in the
+        verdict (and in :attr:`error`) instead of the last result, which would no longer match.
+        """
         unknown = set(values) - set(self.controls)
         if unknown:
-            raise BlobeduError(f"unknown control {', '.join(sorted(unknown))}: {', '.join(self.controls)}")
+            self._show_problem(problem(f"unknown control {', '.join(sorted(unknown))}: "
+                                       f"the controls are {', '.join(self.controls)}"))
+            return
         values = {name: "\n".join(fault_lines(v)) if name == "faults" else v for name, v in values.items()}
         self._holding = True
         try:
-            for name, value in values.items():
-                self.controls[name].value = value
-                if self.on_change is not None:
-                    self.on_change(self, name)  # e.g. a preset fills the faults box
-            for name, value in values.items():
-                self.controls[name].value = value  # what was set explicitly wins over what a preset filled in
+            for _ in range(2):  # twice: what was set explicitly wins over what a preset filled in
+                for name, value in values.items():
+                    message = _unsettable(self.controls[name], name, value)
+                    if message is None:
+                        try:
+                            self.controls[name].value = value
+                        except Exception:  # noqa: BLE001 - traitlets' TraitError, a TypeError...
+                            message = f"{name}: {_shown(value)} is not a value this control can take"
+                    if message is not None:
+                        self._show_problem(problem(message))
+                        return
+                    if self.on_change is not None and _ == 0:
+                        self.on_change(self, name)  # e.g. a preset fills the faults box
         finally:
             self._holding = False
         self.refresh()
@@ -545,31 +561,35 @@ class Panel(widgets.VBox):
         self.controls["max_retries"].disabled = no_retries
 
     def refresh(self) -> None:
-        """Run the model for the current values and redraw; bad values show a message instead of raising."""
+        """Run the model for the current values and redraw; bad values show a message instead of raising.
+
+        Whatever happens, the panel ends showing either this run's result or one clear message.
+        """
         import time
 
-        self._sync_controls()
-        values = self.values()
-        t0 = time.perf_counter()
         try:
+            self._sync_controls()
+            values = self.values()
+            t0 = time.perf_counter()
             trace, text = self.runner(values)
+            if trace is None:
+                self._show_problem(text)
+                return
+            t1 = time.perf_counter()
+            timeline = self.lanes_of(trace, scale=values.get("scale", "auto"))
+            with matplotlib.rc_context(plots.PANEL_RC):
+                if isinstance(timeline, list):
+                    figure = plots.draw_stack(timeline)
+                else:
+                    figure = plots.draw(timeline, layout="fixed")
+                t2 = time.perf_counter()
+                png_bytes = plots.png_bytes(figure, fast=True)
+            t3 = time.perf_counter()
         except Exception as exc:  # noqa: BLE001 - a reader should see a message, not a traceback in a log
-            trace, text = None, problem(f"{type(exc).__name__}: {exc}")
-        if trace is None:
-            self._show_problem(text)
+            self._show_problem(problem(_explain(exc)))
             return
-        t1 = time.perf_counter()
-        timeline = self.lanes_of(trace, scale=values.get("scale", "auto"))
-        with matplotlib.rc_context(plots.PANEL_RC):
-            if isinstance(timeline, list):
-                figure = plots.draw_stack(timeline)
-            else:
-                figure = plots.draw(timeline, layout="fixed")
-            t2 = time.perf_counter()
-            png_bytes = plots.png_bytes(figure, fast=True)
-            png = base64.b64encode(png_bytes).decode("ascii")
-        t3 = time.perf_counter()
-        self.trace, self.lanes, self.figure, self.error, self.png = trace, timeline, figure, None, png
+        self.trace, self.lanes, self.figure, self.error = trace, timeline, figure, None
+        self.png = base64.b64encode(png_bytes).decode("ascii")
         self.timings = {"run": (t1 - t0) * 1e3, "draw": (t2 - t1) * 1e3, "encode": (t3 - t2) * 1e3}
         self.verdict_text = text
         self.verdict.value = "<br>".join(f"<b>{html.escape(line)}</b>" for line in text.splitlines())
@@ -593,6 +613,30 @@ class Panel(widgets.VBox):
         if self.png:
             data["image/png"] = self.png  # for renderers without widgets: the figure still shows
         return data
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _unsettable(control: widgets.Widget, name: str, value: Any) -> Optional[str]:
+    """Why ``control`` cannot show ``value`` as given (a slider would silently clamp it), or None."""
+    if isinstance(control, widgets.IntSlider):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{name} must be a whole number, got {_shown(value)}"
+        if not control.min <= value <= control.max:
+            return f"{name} {_shown(value)} is outside this slider's {control.min} to {control.max}"
+    return None
+
+
+def _explain(exc: Exception) -> str:
+    """One clear line for an exception a run raised."""
+    if isinstance(exc, BlobeduError):
+        return str(exc)
+    if isinstance(exc, OverflowError):
+        return "a value is too large to compute with; use numbers within blobedu's 30-day horizon"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def put_panel(**defaults: Any) -> Panel:
