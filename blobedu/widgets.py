@@ -312,9 +312,13 @@ def verify_verdict(trace) -> str:
         failures = [e for e in trace.local if e["result"] != "delivered"]
         if failures and not accepted.durable_at_reply:
             bounce = next((d for d in trace.dsns if d["kind"] == "failed"), None)
+            after = ""
+            if bounce and trace.fate == "bounced":
+                after = f", bounced by the {bounce['origin']} at {format_duration(bounce['t'])}"
+            elif bounce:
+                after = f", then the {bounce['origin']}'s bounce at {format_duration(bounce['t'])} was lost too"
             lines.append(f"after it: a 250 for a blob that is not in S3, then local delivery: "
-                         f"'{failures[0]['result']}' × {len(failures)}"
-                         + (f", bounced by the {bounce['origin']} at {format_duration(bounce['t'])}" if bounce else ""))
+                         f"'{failures[0]['result']}' × {len(failures)}{after}")
         elif trace.fate == "delivered":
             lines.append(f"after it: the blob is in S3, in the mailbox at {format_duration(trace.mailbox_at)}")
     return "\n".join(lines)

@@ -230,6 +230,9 @@ def test_verify_panel_shows_the_re_put_and_the_missing_blob():
     assert "no verifyAfterWrite" in p.verdict_text and p.trace is None
     p.update(verify="off", lost_until="5m")
     assert p.verdict_text.startswith("bounced at 3d")
+    p.update(lost_until="")  # S3 loses writes for good: the receiver's bounce, stored the same way, too
+    assert p.verdict_text.startswith("LOST after a 250")
+    assert p.verdict_text.splitlines()[2].endswith("then the receiver's bounce at 3d was lost too")
     p.update(version="0.16.18", verify="on", lost_until="10s", max_retries=3)
     assert "4 × " not in p.verdict_text and p.verdict_text.startswith("delivered after 2m07s, 1 × 451")
     p.update(lost_until="1s", lost_from="5s")
