@@ -263,7 +263,8 @@ _KEEPERS = {"sender queue": "sender", "spool": "spool", "S3": "S3"}
 
 def custody_line(trace) -> str:
     """Who held the message when: ``sender 0s-1h02m → S3 from 1h02m``; a spool lost with its disk says so."""
-    spans = sorted((c for c in trace.custody if c["holder"] in _KEEPERS), key=lambda c: (c["from"], c["holder"]))
+    spans = sorted((c for c in trace.custody if c["holder"] in _KEEPERS),
+                   key=lambda c: (c["from"], float("inf") if c["to"] is None else c["to"]))
     merged: list[list] = []
     for c in spans:
         if merged and merged[-1][0] == c["holder"] and (merged[-1][2] is None or c["from"] <= merged[-1][2]):
@@ -276,8 +277,8 @@ def custody_line(trace) -> str:
         name = _KEEPERS[holder]
         if b is None:
             parts.append(f"{name} from {format_duration(a)}")
-        elif b == a:
-            parts.append(f"{name} until {format_duration(a)}")
+        elif b == a:  # held for a moment: the sender letting go at once, a spool entry uploaded at once
+            parts.append(f"{name} until {format_duration(a)}" if a == 0 else f"{name} at {format_duration(a)}")
         else:
             parts.append(f"{name} {format_duration(a)}-{format_duration(b)}" + (" (disk lost)" if "disk lost" in note
                                                                                else ""))
@@ -325,19 +326,23 @@ def verify_verdict(trace) -> str:
 
 
 # -- running the model: one endpoint for every panel run ----------------------------------------------
-_ENDPOINT = None
+_ENDPOINTS: dict[str, Any] = {}
 
 
-def shared_endpoint():
-    """One in-process moto endpoint for every panel run, emptied before each (starting moto costs ~40 ms)."""
-    global _ENDPOINT
+def shared_endpoint(name: str = "panel"):
+    """One in-process moto endpoint per ``name`` for every panel run, emptied before each run.
+
+    Starting moto costs about 40 ms, a fifth of a redraw.  Each endpoint has its own bucket, so the
+    side-by-side panel's two designs (one endpoint each) can run at the same time.
+    """
     from .endpoint import InProcessEndpoint
 
-    if _ENDPOINT is None or not _ENDPOINT._open:
-        _ENDPOINT = InProcessEndpoint()
+    endpoint = _ENDPOINTS.get(name)
+    if endpoint is None or not endpoint._open:
+        endpoint = _ENDPOINTS[name] = InProcessEndpoint()
     else:
-        _ENDPOINT.reset()
-    return _ENDPOINT
+        endpoint.reset()
+    return endpoint
 
 
 def _put(faults, config):
@@ -348,10 +353,20 @@ def _put(faults, config):
     return store.put(b"Subject: hello\r\n\r\nA message body.\r\n")
 
 
-def _deliver(faults, config):
+def _deliver(faults, config, endpoint: str = "panel"):
     from .delivery import deliver
 
-    return deliver(faults, config, endpoint=shared_endpoint())
+    return deliver(faults, config, endpoint=shared_endpoint(endpoint))
+
+
+def _deliver_both(faults, configs: Mapping[str, Any]) -> dict[str, Any]:
+    """Both designs at once, one thread and one endpoint each: the spool's real fsyncs wait on the disk
+    while Stalwart's run uses the CPU (each run has its own event loop, virtual clock and bucket)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(configs)) as pool:
+        futures = {r: pool.submit(_deliver, faults, configs[r], f"design:{r}") for r in configs}
+        return {r: f.result() for r, f in futures.items()}
 
 
 def run_put_panel(values: Mapping[str, Any]):
@@ -390,7 +405,7 @@ def run_compare_panel(values: Mapping[str, Any]):
     """The same faults through both designs: ``({receiver: trace}, two verdict lines)``, or ``(None, message)``."""
     try:
         faults, configs = compare_scenario_from_values(values)
-        traces = {receiver: _deliver(faults, configs[receiver]) for receiver, _ in DESIGNS}
+        traces = _deliver_both(faults, configs)
     except BlobeduError as exc:
         return None, problem(str(exc))
     return traces, "\n".join(design_verdict(traces[r], name) for r, name in DESIGNS)

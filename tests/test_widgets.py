@@ -252,6 +252,18 @@ def test_compare_panel_reproduces_the_readme_headline_from_its_preset():
     assert len(p.figure.axes) == 2
 
 
+def test_both_designs_run_at_once_give_what_they_give_one_by_one():
+    from blobedu.delivery import deliver
+
+    faults, configs = W.compare_scenario_from_values({"faults": "lost-write@0-1h\ndisk-loss@30m"})
+    both = W._deliver_both(faults, configs)
+    for receiver, config in configs.items():
+        alone = deliver(faults, config)
+        spans = [[(c["holder"], c["from"], c["to"]) for c in t.custody] for t in (both[receiver], alone)]
+        assert both[receiver].fate == alone.fate and spans[0] == spans[1]  # (the notes name the SMTP ports)
+        assert [s.reply for s in both[receiver].sessions] == [s.reply for s in alone.sessions]
+
+
 def test_compare_panel_presets_and_custom_faults():
     p = W.compare_panel()
     p.update(preset="S3 outage + receiver crash")
@@ -259,7 +271,8 @@ def test_compare_panel_presets_and_custom_faults():
     assert all(line.split(": ")[1].startswith("delivered") for line in p.verdict_text.splitlines())
     p.update(preset="disk full (S3 up)")
     stalwart, spool = p.verdict_text.splitlines()
-    assert "delivered after 0s" in stalwart and "delivered after 1h02m" in spool
+    assert stalwart.endswith("delivered after 0s · copy: sender until 0s → S3 from 0s")
+    assert spool.endswith("delivered after 1h02m · copy: sender 0s-1h02m → spool at 1h02m → S3 from 1h02m")
     p.controls["faults"].value = "refused@0-4d"  # a reader's own faults: the case becomes custom
     assert p.controls["preset"].value == W.CUSTOM
     assert "bounced at 3d, author told" in p.verdict_text.splitlines()[0]
