@@ -672,7 +672,7 @@ def delivery_panel(**defaults: Any) -> Panel:
     controls = _common_controls(values)
     controls["sender"] = _dropdown("sender", SENDERS, values["sender"], "200px")
     controls["receiver"] = _dropdown("receiver", RECEIVERS, values["receiver"], "200px")
-    controls["data_timeout"] = _text("final-dot wait", values["data_timeout"], "sender's own", "170px")
+    controls["data_timeout"] = _text("final-dot wait", values["data_timeout"], "sender's own", "210px")
     rows = [["faults"], ["version", "max_retries", "verify"], ["timeout", "latency", "data_timeout"],
             ["sender", "receiver", "scale"]]
     return Panel(controls, rows, run_panel, plots.delivery_lanes)
