@@ -866,7 +866,7 @@ def structure(transcript: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def show(name: str, folder: Path = TRANSCRIPTS, log: bool = True) -> None:
+def show(name: str, folder: Path = TRANSCRIPTS, log: bool = True, receiver: bool = False) -> None:
     """Print a transcript the way an admin reads it: settings, the MTA's log, its queue, the bounce."""
     tr = load(name, folder)
     print(f"{tr['title']}  [{tr['version']}, recorded with: {tr['command']}]")
@@ -883,6 +883,10 @@ def show(name: str, folder: Path = TRANSCRIPTS, log: bool = True) -> None:
         for key in ("Subject", "Action", "Status", "Diagnostic-Code"):
             if key in tr["bounce"]:
                 print(f"{key}: {tr['bounce'][key]}")
+    if receiver:
+        print("\n--- what the Stalwart receiver answered (seconds after the MTA accepted the message) ---")
+        for r in tr["receiver"]:
+            print(f"final dot at {r['dot']:5.1f} s -> {normalise(r['reply']) or '(no reply)'} at {r['replied']:.1f} s")
     print(f"\nattempts: {len(tr['attempts'])}; fate: {tr['fate']}; copies the receiver accepted: {tr['copies']}")
 
 
