@@ -70,8 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the sending server's retry schedule (default stalwart)")
     d.add_argument("--sender-version", default=None, metavar="VERSION",
                    help=f"version of a Stalwart sender (default {LATEST})")
-    d.add_argument("--data-timeout", type=_duration, default=600.0, metavar="DURATION",
-                   help="how long the sender waits for the reply to the final dot (default 10m)")
+    d.add_argument("--data-timeout", type=_duration, default=None, metavar="DURATION",
+                   help="how long the sender waits for the reply to the final dot before it gives up on "
+                        "the attempt (default: the sender's own: stalwart 5m, its RCPT timeout; postfix 10m, "
+                        "smtp_data_done_timeout; exim 10m, final_timeout; rfc5321 10m, a minimum)")
     d.add_argument("--receiver", default="stalwart", choices=["stalwart", "wal"],
                    help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast")
     d.add_argument("--queue-quota", type=int, default=None, metavar="N",

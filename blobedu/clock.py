@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import time
 
+#: The longest stretch of simulated time any run covers: 30 days.  Every sender gives up within 5
+#: days (Postfix's maximal_queue_lifetime, the longest of them), so a run that needs more is
+#: either stuck (a silent S3 on a version with no request timeout) or absurd; it stops here.
+HORIZON_SECONDS = 30 * 86400.0
+
 
 class VirtualClock:
     """Simulated time: ``sleep`` and ``spend`` advance ``now()`` at once, nothing waits."""

@@ -3,7 +3,8 @@
 Why looptime
 ------------
 Delivery attempts are real SMTP sessions over loopback (aiosmtplib to aiosmtpd), and a DATA
-timeout needs sessions that *overlap*: the sender hangs up at 10 minutes while the receiver's
+timeout needs sessions that *overlap*: the sender hangs up at its final-dot wait (5 minutes for a
+Stalwart sender, 10 for Postfix and Exim) while the receiver's
 store loop goes on and may still accept.  So both ends run as coroutines on one asyncio loop, and
 the loop's clock is virtual: looptime's event loop jumps time forward whenever nothing is ready,
 but first polls real sockets (in no-op cycles), so loopback I/O completes at the instant it was
@@ -28,7 +29,7 @@ from .clock import LoopClock, run_virtual
 from .errors import BlobeduError
 from .faults import FaultPlan, plan
 from .schedules import SENDERS, sender_schedule, stalwart
-from .sender import DATA_TIMEOUT, SendingMTA, sample_message
+from .sender import SendingMTA, sample_message
 from .store import S3BlobStore, StoreConfig
 from .trace import Custody, DeliveryTrace
 
@@ -37,12 +38,16 @@ RECEIVERS = ("stalwart", "wal")
 
 @dataclass(frozen=True)
 class DeliveryConfig:
-    """A delivery scenario: the receiver's store settings, the sender, the DATA timeout, the receiver design."""
+    """A delivery scenario: the receiver's store settings, the sender, its final-dot wait, the receiver design.
+
+    ``data_timeout`` is how long the sender waits for the reply to the final dot; None (the default)
+    is the sender's own: 5 minutes for Stalwart, 10 for Postfix, Exim and the RFC 5321 minimum.
+    """
 
     store: StoreConfig = field(default_factory=StoreConfig)
     sender: str = "stalwart"
     sender_version: Optional[str] = None
-    data_timeout: float = DATA_TIMEOUT
+    data_timeout: Optional[float] = None
     receiver: str = "stalwart"
     queue_quota: Optional[int] = None
     seed: int = 0
@@ -57,13 +62,24 @@ class DeliveryConfig:
             raise BlobeduError(f"unknown receiver {self.receiver!r}: {', '.join(RECEIVERS)}")
         if self.queue_quota is not None and self.queue_quota < 0:
             raise BlobeduError(f"queue quota must be 0 or more messages, got {self.queue_quota}")
-        if self.data_timeout <= 0:
+        if self.data_timeout is not None and self.data_timeout <= 0:
             raise BlobeduError(f"data timeout must be more than 0 seconds, got {self.data_timeout}")
 
+    def schedule(self):
+        """The sender's retry schedule."""
+        return sender_schedule(self.sender, self.sender_version)
+
+    @property
+    def final_dot_wait(self) -> float:
+        """How long the sender really waits for the reply to the final dot (``data_timeout`` or its own)."""
+        return self.schedule().final_dot_wait if self.data_timeout is None else float(self.data_timeout)
+
     def to_dict(self) -> dict:
-        """JSON-ready, with the store's resolved settings."""
+        """JSON-ready, with the store's resolved settings and the final-dot wait the sender really used."""
         d = asdict(self)
         d["store"] = self.store.resolved()
+        d["data_timeout"] = self.final_dot_wait
+        d["data_timeout_source"] = "set" if self.data_timeout is not None else f"{self.sender}'s default"
         return d
 
 
@@ -79,10 +95,8 @@ def _make_receiver(config: DeliveryConfig, store, clock, custody, events, rng, f
 
 
 def _schedule_version(version: str) -> str:
-    """The receiver's local queue schedule: the facts start at v0.5, earlier versions use that row."""
-    from .versions import parse_version
-
-    return version if parse_version(version) >= (0, 5, 0) else "0.5.0"
+    """The receiver's local queue schedule (every modelled version, 0.5.0 on, has a row)."""
+    return version
 
 
 async def _journey(config: DeliveryConfig, faults: FaultPlan, message: bytes, endpoint) -> DeliveryTrace:
@@ -99,12 +113,11 @@ async def _journey(config: DeliveryConfig, faults: FaultPlan, message: bytes, en
             loop.call_at(clock.origin + fault.start, receiver.crash)
         elif fault.kind == "disk-loss":
             loop.call_at(clock.origin + fault.start, receiver.disk_loss)
-    sender = SendingMTA(sender_schedule(config.sender, config.sender_version), clock, port, custody, events,
-                        config.data_timeout)
+    sender = SendingMTA(config.schedule(), clock, port, custody, events, config.final_dot_wait)
     await sender.run(message)
-    # the receiver may still be storing (after a DATA timeout) or delivering locally
-    while receiver.inflight or receiver.background:
-        await asyncio.gather(*receiver.inflight, *receiver.background, return_exceptions=True)
+    # the receiver may still be storing (after a DATA timeout) or delivering locally; a request hung
+    # for good on a silent S3 (v0.8.2-v0.15.x) never ends, so the run ends once only such are left
+    await store.wait_for(lambda: receiver.inflight | receiver.background)
     await receiver.stop()
     return _collect(config, faults, sender, receiver, custody, events, clock.now())
 

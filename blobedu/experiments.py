@@ -6,7 +6,8 @@ Nothing here decides behaviour; each function runs :func:`blobedu.store.put` or
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+import math
+from typing import Iterable, Optional, Sequence
 
 from .delivery import DeliveryConfig, deliver
 from .durations import format_duration
@@ -47,21 +48,33 @@ def version_comparison(fault: str = "503@0", versions: Iterable[str] = ("0.9.0",
 
 
 def worst_case_table(max_retries: Iterable[int] = (1, 3, 5, 10), timeouts: Iterable[float] = (5.0, 30.0),
-                     version: str = "0.16.18", data_timeout: float = 600.0) -> list[dict]:
-    """Worst-case time until the 451 for each maxRetries and timeout, against the sender's DATA timeout."""
+                     version: str = "0.16.18", senders: Sequence[str] = ("stalwart", "postfix", "exim"),
+                     verify: Optional[bool] = None) -> list[dict]:
+    """Worst-case time until the 451 for each maxRetries and timeout, against each sender's final-dot wait.
+
+    The worst case is a slow 5xx storm, or with verifyAfterWrite a slow PUT plus a slow HEAD per round
+    (:func:`blobedu.policy.worst_case_seconds`).  A receiver slower than the sender waits answers to
+    nobody: the sender retries, and the message arrives twice.
+    """
+    from .schedules import sender_schedule
+
     b = behaviour(version)
+    waits = {s: sender_schedule(s).final_dot_wait for s in senders}
     rows = []
     for t in timeouts:
         for n in max_retries:
-            w = worst_case_seconds(b, n, t)
-            rows.append({
+            w = worst_case_seconds(b, n, t, verify)
+            worst = w["slow_verify"]
+            row = {
                 "maxRetries": n,
                 "timeout": format_duration(t),
                 "503 at once": format_duration(w["sleep_5xx"]),
-                "S3 silent": format_duration(w["silent_endpoint"]),
-                "503 after a slow wait": format_duration(w["slow_5xx"]),
-                "past the DATA timeout?": "YES: duplicates" if w["slow_5xx"] > data_timeout else "no",
-            })
+                "S3 silent": "hangs" if math.isinf(w["silent_endpoint"]) else format_duration(w["silent_endpoint"]),
+                "slow 503s" + (" (+ slow HEADs)" if worst != w["slow_5xx"] else ""): format_duration(worst),
+            }
+            for sender, wait in waits.items():
+                row[f"{sender} waits {format_duration(wait)}"] = "DUPLICATE" if worst > wait else "ok"
+            rows.append(row)
     return rows
 
 

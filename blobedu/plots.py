@@ -73,7 +73,7 @@ from .trace import HOLDERS, DeliveryTrace, StoreTrace
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 
 #: One Stalwart version per row of :data:`blobedu.versions.VERSIONS`, oldest first (widgets offer these).
-REPRESENTATIVE_VERSIONS = ("0.9.0", "0.10.5", "0.15.5", "0.16.1", "0.16.18")
+REPRESENTATIVE_VERSIONS = ("0.8.1", "0.9.0", "0.10.5", "0.12.3", "0.15.5", "0.16.1", "0.16.18")
 
 # -- the palette and what each kind of thing looks like -----------------------------------------
 #: The Okabe-Ito palette.
@@ -494,7 +494,7 @@ def delivery_lanes(trace: DeliveryTrace, faults=None, scale: str = "auto") -> Ti
     sender = c["sender"] + (f" {c['sender_version']}" if c.get("sender_version") else "")
     title = (f"sender {sender} → receiver {c['receiver']} (Stalwart {st['version']}, maxRetries {st['max_retries']}, "
              f"timeout {format_duration(st['timeout'])}, verify {'on' if st['verify'] else 'off'}) · "
-             f"DATA timeout {format_duration(c['data_timeout'])} · faults: {', '.join(c.get('faults', [])) or 'none'}")
+             f"final-dot wait {format_duration(c['data_timeout'])} · faults: {', '.join(c.get('faults', [])) or 'none'}")
     from .text import verdict
 
     return Timeline(title, verdict(trace), horizon, axis, lanes, outage_windows(fault_plan, axis.hi),

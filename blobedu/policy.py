@@ -15,8 +15,9 @@ The generators transcribe ``crates/store/src/backend/s3/mod.rs`` (``get_blob`` 9
 
 * only HTTP 500-599 is retried, while retries are left; every other status is an ``S3Error``
   at once (429 and 403 included);
-* a transport error (refused, timeout) is an ``S3Error`` at once in Stalwart's loop
-  (``.map_err(into_error)?``), after rust-s3's own hidden retry where the row has one;
+* a transport error (refused, timeout, or a hung connection that was finally reset) is an
+  ``S3Error`` at once in Stalwart's loop (``.map_err(into_error)?``), after rust-s3's own hidden
+  retry where the row has one;
 * the k-th retry sleeps ``behaviour.backoff.seconds(k)``;
 * with ``verify`` on, a 2xx PUT is followed by a HEAD; a 404 or 5xx HEAD with retries left sleeps
   and **sends the PUT again**, spending the same ``retries_left``.
@@ -24,12 +25,20 @@ The generators transcribe ``crates/store/src/backend/s3/mod.rs`` (``get_blob`` 9
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Generator, Optional, Union
 
 from .versions import HEAD_FAILED_ERROR, LOST_WRITE_ERROR, RETRY_STATUSES, Behaviour
 
-TRANSPORT_ERRORS = ("refused", "timeout")
+#: ``hung``: on a version whose timeout bounds only the TCP connect (v0.8.2-v0.15.x), a request to an
+#: S3 that accepted the connection and never answers waits until the peer resets it (facts §1).
+TRANSPORT_ERRORS = ("refused", "timeout", "hung")
+_TRANSPORT_SUMMARY = {
+    "refused": "connection refused",
+    "timeout": "operation timed out",
+    "hung": "connection reset after the request hung",
+}
 
 
 @dataclass(frozen=True)
@@ -75,10 +84,15 @@ Machine = Generator[Step, Optional[Reply], Outcome]
 
 
 def _s3_error(reply: Reply) -> str:
+    """The error an operation ends with.
+
+    An HTTP status gives Stalwart's ``S3Error`` with the code.  For a transport error Stalwart logs
+    the error's Display joined with its source chain (``into_error``, mod.rs@v0.16.18:247), which is
+    reqwest's chain on v0.16 and hyper's on v0.8.2-v0.15: this returns a *summary* in brackets,
+    never a made-up copy of that chain.
+    """
     if reply.error:
-        # into_error() (mod.rs:247) joins the error chain; reqwest says this much.
-        what = "connection refused" if reply.error == "refused" else "operation timed out"
-        return f"S3Error: error sending request: {what}"
+        return f"S3Error [transport error, summarised: {_TRANSPORT_SUMMARY.get(reply.error, reply.error)}]"
     return f"S3Error (code {reply.status}): {reply.body}".rstrip(": ")
 
 
@@ -167,14 +181,29 @@ def delete(b: Behaviour, max_retries: Optional[int] = None) -> Machine:
     return _simple(b, "DELETE", max_retries, Outcome(True, found=False), Outcome(True, found=True))
 
 
-def worst_case_seconds(b: Behaviour, max_retries: Optional[int], timeout: float) -> dict[str, float]:
-    """Worst case for one PUT against a silent endpoint or a 5xx storm: sleeps and request time."""
+def worst_case_seconds(b: Behaviour, max_retries: Optional[int], timeout: float,
+                       verify: Optional[bool] = None) -> dict[str, float]:
+    """Worst case for one PUT, in seconds, against a silent endpoint or a 5xx storm (facts §4 item 5).
+
+    * ``sleep_5xx``: the backoff alone, when every request answers 5xx at once (``requests_5xx`` requests);
+    * ``silent_endpoint``: an S3 that never answers; ``inf`` on a version whose timeout bounds only the
+      TCP connect (v0.8.2-v0.15.x), where the request hangs until the peer drops it;
+    * ``slow_5xx``: every PUT answers 5xx just before the timeout: the sleeps plus ``1 + maxRetries``
+      slow requests;
+    * ``slow_verify``: with verifyAfterWrite, every round is a slow 2xx PUT plus a slow 404/5xx HEAD,
+      so ``2 × (1 + maxRetries)`` slow requests plus the sleeps (the HEAD shares the PUT's budget).
+    """
     max_r = _retry_budget(b, max_retries)
+    verify_on = b.verify_default if verify is None else (verify and b.verify_supported)
     sleeps = sum(b.backoff.seconds(k) for k in range(max_r)) if b.backoff else 0.0
+    silent = (math.inf if b.hangs_on_silent_s3 else
+              (1 + b.transport_retries) * timeout
+              + sum(b.transport_retry_delay(n) for n in range(1, b.transport_retries + 1)))
+    slow = sleeps + (1 + max_r) * timeout
     return {
         "requests_5xx": 1 + max_r,
         "sleep_5xx": sleeps,
-        "silent_endpoint": (1 + b.transport_retries) * timeout
-        + sum(b.transport_retry_delay(n) for n in range(1, b.transport_retries + 1)),
-        "slow_5xx": sleeps + (1 + max_r) * timeout,
+        "silent_endpoint": silent,
+        "slow_5xx": slow,
+        "slow_verify": sleeps + 2 * (1 + max_r) * timeout if verify_on else slow,
     }

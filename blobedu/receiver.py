@@ -10,7 +10,9 @@ Theory of operation
 2. ``blob_store().put_blob(hash, message)`` sends the body to S3 (here: :class:`~blobedu.store.S3BlobStore`);
 3. one data-store batch writes the queue entry (metadata, due times, ``BlobLink::Id``, ``BlobOp::Commit``).
 
-Success answers ``250 2.0.0 Message queued with id {queue_id:x}.``; any failure answers exactly
+Success answers ``250 2.0.0 Message queued with id {queue_id:x}.`` from v0.12.4 on, and
+``250 2.0.0 Message queued for delivery.`` before (data.rs@v0.12.3:685 and @v0.12.4:685; the
+version table's ``queued_reply``); any failure answers exactly
 ``451 4.3.5 Unable to accept message at this time.`` (data.rs:829, the same string in v0.10.3,
 v0.11.8, v0.13.0 and v0.15.5); a full queue quota answers ``452 4.3.1 Mail system full, try again
 later.``.  There is no spool, WAL, fallback store or blob cache: until the PUT succeeds the body
@@ -37,9 +39,10 @@ from typing import Any, Optional
 from aiosmtpd.smtp import SMTP
 
 from .schedules import Schedule
+from .versions import QUEUED_WITH_ID
 from .trace import Custody, CustodySpan
 
-REPLY_QUEUED = "250 2.0.0 Message queued with id {queue_id:x}."
+REPLY_QUEUED = QUEUED_WITH_ID  # the newest; a receiver answers its own version's (queued_reply)
 REPLY_TEMPFAIL = "451 4.3.5 Unable to accept message at this time."
 REPLY_QUOTA = "452 4.3.1 Mail system full, try again later."
 LOCAL_IO_ERROR = "Temporary I/O error."
@@ -172,7 +175,11 @@ class Receiver:
         task = asyncio.ensure_future(self._local_delivery(acc))
         self.background.add(task)
         task.add_done_callback(self.background.discard)
-        return REPLY_QUEUED.format(queue_id=queue_id)
+        return self.queued_reply(queue_id)
+
+    def queued_reply(self, queue_id: int) -> str:
+        """The 250 this receiver's Stalwart version answers (the version table's ``queued_reply``)."""
+        return self.store.config.behaviour.queued_reply.format(queue_id=queue_id)
 
     # -- faults on the node ---------------------------------------------------------------------
     def crash(self) -> None:
@@ -196,6 +203,9 @@ class Receiver:
         while True:
             trace = await self.store.aget(acc.key, self.clock)
             now = self.clock.now()
+            if trace.outcome == "hung":
+                self.local.append({"t": round(now, 6), "queue_id": f"{acc.queue_id:x}", "result": "still hung"})
+                return
             if trace.outcome == "found":
                 acc.mailbox_at = now
                 self.local.append({"t": round(now, 6), "queue_id": f"{acc.queue_id:x}", "result": "delivered"})
@@ -236,6 +246,10 @@ class StalwartReceiver(Receiver):
         trace = await self.store.aput(body, self.clock, key=key)
         record.store = trace.to_dict()
         record.durable_at_reply = trace.durable
+        if trace.outcome == "hung":
+            # the run ended while the PUT still hung (a silent S3 on v0.8.2-v0.15.x): no reply was ever
+            # written; the sender gave up on this session long ago
+            return REPLY_TEMPFAIL
         if trace.outcome != "stored":
             return self._reply(record, REPLY_TEMPFAIL)
         if trace.durable:

@@ -1,38 +1,61 @@
 """How long a sending server waits between delivery attempts, and when it gives up: pure functions.
 
-Each schedule answers three questions from the attempt history alone, without a clock or I/O:
+Each schedule answers four questions from the attempt history alone, without a clock or I/O:
 
 * :meth:`Schedule.next_attempt` — after a temporary failure at ``now``, when is the next attempt
   (or ``None``: the message bounces now)?
 * :meth:`Schedule.expires_at` — when a message queued at ``queued`` bounces without another try
   (``None`` when the schedule bounces only on a failed attempt, as Postfix and Exim do);
-* :meth:`Schedule.warnings` — when delay notifications (DSN "delayed") go out.
+* :meth:`Schedule.warnings` — when delay notifications (DSN "delayed") go out;
+* :meth:`Schedule.bounce_status` — the RFC 3464 ``Status`` its bounce carries after a given reply.
+
+It also carries :attr:`Schedule.final_dot_wait`, how long that sender waits for the reply to the
+final dot before it counts the attempt as failed (and may later send a duplicate).
 
 Sources (``shared/stalwart-facts.md`` §3):
 
 * Stalwart: the queue's retry intervals, the last repeating; notify and expire, by version
-  (``crates/common/src/config/smtp/queue.rs``; v0.16 registry defaults).
+  (``crates/common/src/config/smtp/queue.rs``; v0.16 registry defaults).  It waits **5 minutes**
+  for the final-dot reply: ``outbound/session.rs:164`` sets the client timeout to ``timeout_rcpt``
+  before the RCPT loop and nothing resets it; ``read_smtp_data_response`` waits that long
+  (``outbound/client.rs:137-148``; ``rcptToTimeout`` 300000 ms, ``common/src/network/mta.rs:357``).
+  The 10-minute ``dataTimeout`` bounds only *sending* the body (``client.rs:185-228``).  Its bounce
+  carries the last reply's own enhanced code (``queue/dsn.rs:580-600``): 4.3.5 after a 451 4.3.5.
 * Postfix: ``queue_run_delay`` 300 s, ``minimal_backoff_time`` 300 s, ``maximal_backoff_time``
-  4000 s, ``maximal_queue_lifetime`` 5d.  The next delay is the time the message has spent in the
-  queue, clamped to [300 s, 4000 s]; the queue manager picks it up at its next queue run.
-  ``delay_warning_time`` is 0 (off) by default.
+  4000 s, ``maximal_queue_lifetime`` 5d, ``smtp_data_done_timeout`` 600 s.  The next delay is the
+  time the message has spent in the queue, clamped to [minimal, maximal]; the queue manager picks
+  it up at its next queue run.  ``delay_warning_time`` is 0 (off) by default.
 * Exim: ``F,2h,15m; G,16h,1h,1.5; F,4d,6h`` (``src/src/configure.default``), timed from the first
-  failure; a failure after the last cutoff bounces.  ``delay_warning`` defaults to 24h.
+  failure; a failure after the last cutoff bounces.  Those are the *earliest* retry times
+  (``retry.c``): a retry happens only when a queue runner passes, every 30 minutes in Debian's
+  package (``QUEUEINTERVAL='30m'``, ``/etc/init.d/exim4`` line 38 in exim4-base 4.96-15+deb12u11).
+  ``final_timeout`` (smtp transport) is 10 min; ``delay_warning`` defaults to 24h.
 * RFC 5321 §4.5.4.1: retry at least 30 minutes apart; give up after at least 4-5 days (4 here).
+  §4.5.3.2.6: wait **at least** 10 minutes for the final-dot reply (a minimum, not a maximum).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-from .durations import format_duration
+from .durations import format_duration, parse_duration
 from .errors import BlobeduError
 from .versions import LATEST, parse_version
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 SENDERS = ("stalwart", "postfix", "exim", "rfc5321")
+
+#: How long each sender waits for the reply to the final dot, by default (facts §3, revision 2).
+STALWART_FINAL_DOT_WAIT = 5 * MINUTE  # rcptToTimeout 300000 ms, outbound/session.rs:164 + client.rs:137-148
+POSTFIX_DATA_DONE_TIMEOUT = 10 * MINUTE  # smtp_data_done_timeout = 600s, postconf(5)
+EXIM_FINAL_TIMEOUT = 10 * MINUTE  # smtp transport final_timeout = 10m, Exim spec ch. "The smtp transport"
+RFC5321_FINAL_DOT_MINIMUM = 10 * MINUTE  # §4.5.3.2.6: "the minimum per-command timeout values SHOULD be"
+#: Debian's exim4 queue runner interval: QUEUEINTERVAL='30m' (/etc/init.d/exim4:38, exim4-base 4.96-15+deb12u11).
+DEBIAN_EXIM_QUEUE_INTERVAL = 30 * MINUTE
+EXIM_DEFAULT_RULES = "F,2h,15m; G,16h,1h,1.5; F,4d,6h"
 
 
 @dataclass(frozen=True)
@@ -46,6 +69,11 @@ class Schedule:
     expire: Optional[float] = None
     source: str = ""
     params: dict = field(default_factory=dict)
+    final_dot_wait: float = RFC5321_FINAL_DOT_MINIMUM
+    #: the bounce's Status: "last" (the last reply's own enhanced code) or a fixed code such as "5.0.0"
+    bounce_rule: str = "last"
+    #: the delay warning's Status, likewise ("last", or Exim's fixed "4.0.0")
+    delay_rule: str = "last"
 
     def next_attempt(self, queued: float, failures: Sequence[float]) -> Optional[float]:
         """Given the times of every temporary failure so far (the last one is now), the next attempt or None."""
@@ -70,9 +98,33 @@ class Schedule:
                         # each retry under a G rule waits the previous interval times the factor
                         earlier = sum(1 for t in failures[:-1] if self._rule_of(t - first) == kind)
                         interval = interval * growth[0] ** earlier
-                    return now + interval
+                    return self._next_queue_run(queued, now + interval)
             return None
         raise BlobeduError(f"unknown schedule kind {self.kind!r}")
+
+    def _next_queue_run(self, queued: float, earliest: float) -> float:
+        """The first queue run at or after ``earliest`` (runs every ``queue_interval`` from ``queued``)."""
+        run = self.params.get("queue_interval") or 0.0
+        if run <= 0:
+            return earliest
+        return queued + math.ceil((earliest - queued) / run - 1e-9) * run
+
+    def bounce_status(self, last_reply: str) -> str:
+        """The RFC 3464 ``Status`` of this sender's bounce, given the last reply it got."""
+        return self._status(self.bounce_rule, last_reply)
+
+    def delay_status(self, last_reply: str) -> str:
+        """The RFC 3464 ``Status`` of this sender's delay warning, given the last reply it got."""
+        return self._status(self.delay_rule, last_reply)
+
+    @staticmethod
+    def _status(rule: str, last_reply: str) -> str:
+        if rule != "last":
+            return rule
+        match = re.match(r"^[45]\d\d ([45]\.\d{1,3}\.\d{1,3})\b", last_reply)
+        if match:
+            return match.group(1)
+        return "4.4.1" if last_reply == "refused" else "4.4.2"  # RFC 3463: no answer from host / bad connection
 
     def _rule_of(self, elapsed: float) -> Optional[str]:
         for kind, cutoff, *_ in self.params["rules"]:
@@ -99,7 +151,10 @@ class Schedule:
             p = self.params
             return (f"{self.name}: next delay = time in queue clamped to [{p['min_backoff']:g}s, {p['max_backoff']:g}s], "
                     f"queue run every {p['queue_run_delay']:g}s; bounce after {format_duration(p['lifetime'])}")
-        return f"{self.name}: {self.params.get('text', '')}; bounce after {format_duration(self.params['rules'][-1][1])}"
+        run = self.params.get("queue_interval") or 0
+        runs = f", retried at the next queue run (every {format_duration(run)})" if run else ""
+        return (f"{self.name}: {self.params.get('text', '')}{runs}; "
+                f"bounce after {format_duration(self.params['rules'][-1][1])}")
 
 
 _STALWART_ROWS: tuple[tuple[tuple[int, int, int], tuple[int, int, int], tuple[float, ...], float, str], ...] = (
@@ -112,33 +167,85 @@ _STALWART_ROWS: tuple[tuple[tuple[int, int, int], tuple[int, int, int], tuple[fl
 )
 
 
-def stalwart(version: str = LATEST) -> Schedule:
-    """A sending Stalwart's queue schedule for ``version`` (facts §3)."""
+def stalwart(version: str = LATEST, final_dot_wait: float = STALWART_FINAL_DOT_WAIT) -> Schedule:
+    """A sending Stalwart's queue schedule for ``version`` (facts §3); it waits 5 minutes for the final-dot reply."""
     v = parse_version(version)
     for first, last, intervals, expire, source in _STALWART_ROWS:
         if first <= v <= last:
-            return Schedule(f"Stalwart {version}", "intervals", intervals, (DAY, 3 * DAY), expire, source)
+            return Schedule(f"Stalwart {version}", "intervals", intervals, (DAY, 3 * DAY), expire, source,
+                            final_dot_wait=_positive("final-dot wait", final_dot_wait), bounce_rule="last")
     raise BlobeduError(f"no queue schedule for Stalwart {version}: the facts cover 0.5.0 to {LATEST}")
 
 
-def postfix() -> Schedule:
-    """Postfix's defaults (facts §3)."""
+def _positive(name: str, value: float) -> float:
+    value = float(value)
+    if not (0 < value < math.inf):
+        raise BlobeduError(f"{name} must be more than 0 seconds, got {value:g}")
+    return value
+
+
+def postfix(minimal_backoff_time: float = 300.0, maximal_backoff_time: float = 4000.0,
+            queue_run_delay: float = 300.0, maximal_queue_lifetime: float = 5 * DAY,
+            smtp_data_done_timeout: float = POSTFIX_DATA_DONE_TIMEOUT) -> Schedule:
+    """Postfix, with the knobs of its main.cf (defaults: postconf(5), facts §3).
+
+    The bounce after expiry keeps the last deferral's own status (``Status: 4.3.5`` after a 451
+    4.3.5): ``qmgr_active.c`` flushes the defer log, whose records keep their DSN status, as the bounce.
+    """
+    lo = _positive("minimal_backoff_time", minimal_backoff_time)
+    hi = _positive("maximal_backoff_time", maximal_backoff_time)
+    if hi < lo:
+        raise BlobeduError(f"maximal_backoff_time ({hi:g}s) must be at least minimal_backoff_time ({lo:g}s)")
     return Schedule("Postfix", "postfix", source="postconf(5) defaults",
-                    params={"queue_run_delay": 300.0, "min_backoff": 300.0, "max_backoff": 4000.0,
-                            "lifetime": 5 * DAY})
+                    params={"queue_run_delay": _positive("queue_run_delay", queue_run_delay), "min_backoff": lo,
+                            "max_backoff": hi, "lifetime": _positive("maximal_queue_lifetime", maximal_queue_lifetime)},
+                    final_dot_wait=_positive("smtp_data_done_timeout", smtp_data_done_timeout), bounce_rule="last")
 
 
-def exim() -> Schedule:
-    """Exim's default retry rule ``F,2h,15m; G,16h,1h,1.5; F,4d,6h``, with 24h delay warnings."""
+_EXIM_RULE = re.compile(r"^\s*([FG])\s*,\s*([^,]+?)\s*,\s*([^,]+?)\s*(?:,\s*([0-9]+(?:\.[0-9]+)?)\s*)?$")
+
+
+def parse_exim_rules(text: str) -> tuple:
+    """Parse an Exim retry rule list such as ``F,2h,15m; G,16h,1h,1.5; F,4d,6h`` (Exim spec, "Retry rules")."""
+    rules = []
+    for part in str(text).split(";"):
+        match = _EXIM_RULE.match(part)
+        if not match:
+            raise BlobeduError(f"bad Exim retry rule {part.strip()!r}: write F,CUTOFF,INTERVAL or G,CUTOFF,INTERVAL,FACTOR")
+        kind, cutoff, interval, factor = match.groups()
+        if (kind == "G") != (factor is not None):
+            raise BlobeduError(f"bad Exim retry rule {part.strip()!r}: a G rule has a factor, an F rule has none")
+        rule = (kind, _positive("cutoff", parse_duration(cutoff)), _positive("interval", parse_duration(interval)))
+        rules.append(rule + ((float(factor),) if factor else ()))
+    cutoffs = [r[1] for r in rules]
+    if cutoffs != sorted(cutoffs):
+        raise BlobeduError(f"bad Exim retry rules {text!r}: cutoffs must grow from rule to rule")
+    return tuple(rules)
+
+
+def exim(rules: str = EXIM_DEFAULT_RULES, queue_interval: float = DEBIAN_EXIM_QUEUE_INTERVAL,
+         final_timeout: float = EXIM_FINAL_TIMEOUT) -> Schedule:
+    """Exim: its retry rules (default ``F,2h,15m; G,16h,1h,1.5; F,4d,6h``), retried at queue runs.
+
+    ``queue_interval`` is the queue runner's interval (``exim -q30m`` in Debian's package); 0 means
+    a retry happens exactly at the rule's time.  24h delay warnings.  Exim's DSNs carry generic
+    codes, not the remote reply's: ``Status: 5.0.0`` for a failed address and ``4.0.0`` for a delayed
+    one, with the reply in ``Diagnostic-Code`` (``src/src/deliver.c``, where it writes the
+    message/delivery-status part).
+    """
+    if queue_interval < 0 or not math.isfinite(queue_interval):
+        raise BlobeduError(f"Exim's queue interval must be 0 or more seconds, got {queue_interval:g}")
     return Schedule("Exim", "exim", notify=(DAY, 2 * DAY, 3 * DAY), source="Exim src/src/configure.default",
-                    params={"rules": (("F", 2 * HOUR, 15 * MINUTE), ("G", 16 * HOUR, HOUR, 1.5),
-                                      ("F", 4 * DAY, 6 * HOUR)),
-                            "text": "F,2h,15m; G,16h,1h,1.5; F,4d,6h"})
+                    params={"rules": parse_exim_rules(rules), "text": str(rules).strip(),
+                            "queue_interval": float(queue_interval)},
+                    final_dot_wait=_positive("final_timeout", final_timeout), bounce_rule="5.0.0",
+                    delay_rule="4.0.0")
 
 
 def rfc5321() -> Schedule:
-    """The RFC 5321 §4.5.4.1 minimum: every 30 minutes, give up after 4 days."""
-    return Schedule("RFC 5321 minimum", "intervals", (30 * MINUTE,), (), 4 * DAY, "RFC 5321 §4.5.4.1")
+    """The RFC 5321 §4.5.4.1 minimum: every 30 minutes, give up after 4 days; wait 10 min for the final dot."""
+    return Schedule("RFC 5321 minimum", "intervals", (30 * MINUTE,), (), 4 * DAY, "RFC 5321 §4.5.4.1",
+                    final_dot_wait=RFC5321_FINAL_DOT_MINIMUM, bounce_rule="5.4.7")
 
 
 def sender_schedule(sender: str = "stalwart", version: Optional[str] = None) -> Schedule:

@@ -3,15 +3,17 @@
 The sender holds the message in its queue from the moment it is submitted until a receiver
 answers 250 (then it lets go) or the schedule gives up (then it bounces to the author with a DSN,
 RFC 3464).  Every attempt is a real SMTP session with aiosmtplib.  The reply to the final dot is
-awaited at most ``data_timeout`` seconds (RFC 5321 §4.5.3.2.6: 10 minutes; Stalwart's
-``data_timeout`` default is 600000 ms, crates/common/src/network/mta.rs:356@v0.16.18); past that
-the attempt counts as failed and the sender hangs up, whatever the receiver does next.
+awaited at most ``final_dot_wait`` seconds, the sender's own (:attr:`Schedule.final_dot_wait`):
+a Stalwart sender waits 5 minutes (its RCPT timeout is still in force, outbound/session.rs:164 and
+client.rs:137-148@v0.16.18; its 10-minute ``dataTimeout`` bounds only sending the body), Postfix
+``smtp_data_done_timeout`` and Exim ``final_timeout`` 10 minutes.  RFC 5321 §4.5.3.2.6's
+10 minutes is a minimum.  Past that wait the attempt counts as failed and the sender hangs up,
+whatever the receiver does next: the receiver may still accept, and the retry makes a duplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from email.message import EmailMessage, Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
@@ -23,7 +25,6 @@ import aiosmtplib
 from .schedules import Schedule
 from .trace import Custody, SessionRecord
 
-DATA_TIMEOUT = 600.0  # RFC 5321 §4.5.3.2.6; Stalwart data_timeout 600000 ms
 COMMAND_TIMEOUT = 300.0  # RFC 5321 §4.5.3.2 (MAIL, RCPT: 5 minutes)
 MAIL_FROM = "author@sender.test"
 RCPT_TO = "reader@receiver.test"
@@ -69,26 +70,18 @@ def make_dsn(kind: str, t: float, reporter: str, status: str, diagnostic: str, o
             "diagnostic": diagnostic, "text": report.as_string()}
 
 
-def delay_status(reply: str) -> str:
-    """The RFC 3464 Status of a delayed recipient: the last reply's enhanced code, else RFC 3463's 4.4.x."""
-    match = re.match(r"^4\d\d ([4]\.\d{1,3}\.\d{1,3})\b", reply)
-    if match:
-        return match.group(1)
-    return "4.4.1" if reply == "refused" else "4.4.2"  # no answer from host / bad connection
-
-
 class SendingMTA:
     """One message in a sending server's queue, retried on ``schedule`` until delivered or bounced."""
 
     def __init__(self, schedule: Schedule, clock, port: int, custody: Custody, events: list,
-                 data_timeout: float = DATA_TIMEOUT, host: str = "127.0.0.1") -> None:
+                 final_dot_wait: Optional[float] = None, host: str = "127.0.0.1") -> None:
         self.schedule = schedule
         self.clock = clock
         self.port = port
         self.host = host
         self.custody = custody
         self.events = events
-        self.data_timeout = data_timeout
+        self.final_dot_wait = schedule.final_dot_wait if final_dot_wait is None else final_dot_wait
         self.sessions: list[SessionRecord] = []
         self.session_ports: list[int] = []
         self.dsns: list[dict[str, Any]] = []
@@ -110,7 +103,7 @@ class SendingMTA:
             await smtp.ehlo()
             await smtp.mail(MAIL_FROM)
             await smtp.rcpt(RCPT_TO)
-            response = await smtp.data(message, timeout=self.data_timeout)
+            response = await smtp.data(message, timeout=self.final_dot_wait)
             reply = f"{response.code} {response.message}"
         except aiosmtplib.SMTPTimeoutError:
             reply = "timeout"
@@ -139,7 +132,8 @@ class SendingMTA:
             w = warnings.pop(0)
             await self.clock.sleep(w - self.clock.now())
             last = self.sessions[-1].reply if self.sessions else "no attempt"
-            self.dsns.append(make_dsn("delayed", self.clock.now(), SENDER_HOST, delay_status(last), f"smtp; {last}"))
+            self.dsns.append(make_dsn("delayed", self.clock.now(), SENDER_HOST, self.schedule.delay_status(last),
+                                      f"smtp; {last}"))
             self.event("delay warning")
         await self.clock.sleep(when - self.clock.now())
 
@@ -168,7 +162,7 @@ class SendingMTA:
             await self._wait_until(nxt, warnings)
         now = self.clock.now()
         last = self.sessions[-1].reply
-        code = "5.4.7" if not last.startswith("5") else last.split()[1]
+        code = last.split()[1] if last.startswith("5") else self.schedule.bounce_status(last)
         self.dsns.append(make_dsn("failed", now, SENDER_HOST, code, f"smtp; {last}"))
         self.custody.release(held, now, "bounced")
         self.event("bounce")

@@ -61,7 +61,7 @@ from typing import Any, Optional, Sequence
 
 from .errors import BlobeduError
 from .faults import FaultPlan, plan
-from .receiver import REPLY_QUEUED, REPLY_QUOTA, Acceptance, DataRecord, HOSTNAME, Receiver
+from .receiver import REPLY_QUOTA, Acceptance, DataRecord, HOSTNAME, Receiver
 from .store import blob_key
 from .trace import CustodySpan
 
@@ -205,7 +205,7 @@ class SpoolingReceiver(Receiver):
         record.durable_at_reply = False
         self.event("spooled", queue_id=f"{queue_id:x}", bytes=len(body))
         self._start_upload(queue_id)
-        return self._reply(record, REPLY_QUEUED.format(queue_id=queue_id))
+        return self._reply(record, self.queued_reply(queue_id))
 
     # -- uploading -----------------------------------------------------------------------------
     def _start_upload(self, queue_id: int) -> None:

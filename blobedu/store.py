@@ -6,9 +6,19 @@ the :class:`~blobedu.faults.FaultPlan` holds at that moment, lets the clock wait
 all into a :class:`~blobedu.trace.StoreTrace`.  There is a synchronous driver (``put``/``get``/
 ``delete``) and an asyncio one (``aput``/``aget``) for the SMTP receiver; both run the same machine.
 
-A request's cost on the clock: ``refused`` costs nothing, ``timeout`` costs the whole timeout
-(reqwest's whole-request timeout, ``with_request_timeout`` in mod.rs@v0.16.18), anything else
-costs the configured latency.  A latency at or above the timeout is a timeout.
+A request's cost on the clock depends on what the version's ``timeout`` bounds (facts §1, the
+``timeout_bounds`` column of :mod:`blobedu.versions`):
+
+* whole request (v0.5.0-v0.8.1, v0.16.x; reqwest): ``refused`` costs nothing, ``timeout`` (a silent
+  S3) costs the whole timeout, anything else the configured latency.  A latency at or above the
+  timeout is a timeout, whatever S3 would have answered.
+* TCP connect only (v0.8.2-v0.15.x; hyper 0.14's ``set_connect_timeout``): a latency is just a
+  latency, however long, and a silent S3 is **never timed out**.  The request *hangs* until that
+  fault's window ends, when the endpoint restarts and resets the connection: the request is recorded
+  as ``"hung"`` with its elapsed time running to the reset, and fails as a transport error (no hidden
+  retry before v0.16).  If the window never ends, the request hangs for the rest of the run: the
+  operation's outcome is ``"hung"`` (on its own, the run stops at :data:`~blobedu.clock.HORIZON_SECONDS`;
+  inside a delivery, when nothing else is left to happen).
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from . import policy
-from .clock import VirtualClock
+from .clock import HORIZON_SECONDS, VirtualClock
 from .errors import BlobeduError
 from .faults import Fault, FaultPlan, plan
 from .trace import RequestRecord, SleepRecord, StoreTrace
@@ -92,6 +102,10 @@ class S3BlobStore:
         self.clock = clock if clock is not None else VirtualClock()
         self.faults = plan(faults)
         self.origin = 0.0  # fault windows count from here on the clock
+        # requests hung for good (asyncio driver): how many, and what ends them (the end of the run)
+        self.hanging_forever = 0
+        self._stalled = None
+        self._run_over = None
         prepare = getattr(self.endpoint, "prepare", None)
         if prepare is not None:
             prepare(self.settings["timeout"], real_time=self.clock.real)
@@ -107,7 +121,8 @@ class S3BlobStore:
 
     def _fault_for(self, t: float) -> Optional[Fault]:
         fault = self.faults.s3_fault_at(t - self.origin)
-        if self.settings["latency"] >= self.settings["timeout"] and (fault is None or fault.kind != "refused"):
+        bounded = self.config.behaviour.timeout_bounds == "request"
+        if bounded and self.settings["latency"] >= self.settings["timeout"] and (fault is None or fault.kind != "refused"):
             # an answer slower than the whole-request timeout is never read: whatever S3 would have
             # said (200, 503, a lost write), the client sees a timeout; a refused connect costs no latency
             fault = Fault("timeout", 0.0)
@@ -118,7 +133,21 @@ class S3BlobStore:
             return 0.0
         if reply.error == "timeout":
             return self.settings["timeout"]
+        if self.config.behaviour.timeout_bounds == "connect":
+            return self.settings["latency"]
         return min(self.settings["latency"], self.settings["timeout"])
+
+    def _hang(self, reply: policy.Reply, fault: Optional[Fault], t: float) -> tuple[policy.Reply, Optional[float]]:
+        """On a connect-only version, a silent S3 is never timed out: the reply and how long it hangs.
+
+        Returns ``(reply, None)`` when nothing changes, ``(Reply("hung"), seconds)`` when the request
+        hangs until its fault's window ends, and ``(Reply("hung"), inf)`` when the window never ends.
+        """
+        if reply.error != "timeout" or not self.config.behaviour.hangs_on_silent_s3 or fault is None:
+            return reply, None
+        if fault.end is None:
+            return policy.Reply(error="hung"), float("inf")
+        return policy.Reply(error="hung"), max(0.0, fault.end + self.origin - t)
 
     def _new_trace(self, operation: str, key: str) -> StoreTrace:
         return StoreTrace(operation=operation, version=self.config.version, config=dict(self.settings),
@@ -136,10 +165,15 @@ class S3BlobStore:
         """Append one wait to the trace."""
         trace.sleeps.append(SleepRecord(now - self.origin, step.seconds, step.reason))
 
-    def _finish(self, trace: StoreTrace, outcome: policy.Outcome, operation: str, key: str, now: float) -> StoreTrace:
+    def _finish(self, trace: StoreTrace, outcome: Optional[policy.Outcome], operation: str, key: str,
+                now: float) -> StoreTrace:
+        """Close the trace; ``outcome`` None means the operation was still hung when the run ended."""
         trace.ended = now - self.origin
-        trace.error = outcome.error
-        if operation == "put":
+        trace.error = outcome.error if outcome else None
+        if outcome is None:
+            trace.outcome = "hung"
+            trace.durable = self.endpoint.exists(key) if operation == "put" else None
+        elif operation == "put":
             trace.outcome = "stored" if outcome.ok else "failed"
             trace.durable = self.endpoint.exists(key)
         elif operation == "get":
@@ -161,7 +195,17 @@ class S3BlobStore:
                     fault = self._fault_for(t)
                     reply, wall = self.endpoint.send(step.method, key, data, fault, self.settings["timeout"],
                                                      real_time=self.clock.real)
-                    self.clock.spend(self._cost(reply), already=wall)
+                    reply, hang = self._hang(reply, fault, t)
+                    if hang == float("inf"):
+                        if self.clock.real:
+                            raise BlobeduError(
+                                f"Stalwart {self.config.version} never times out a silent S3 (its timeout bounds only "
+                                f"the TCP connect), so {fault.spec() if fault else 'this fault'} would hang for real, "
+                                "forever: give the fault an END")
+                        self.clock.spend(max(0.0, HORIZON_SECONDS + self.origin - t))
+                        self._record_request(trace, step, reply, fault, t, self.clock.now())
+                        return self._finish(trace, None, operation, key, self.clock.now())
+                    self.clock.spend(self._cost(reply) if hang is None else hang, already=wall)
                     self._record_request(trace, step, reply, fault, t, self.clock.now())
                     step = machine.send(reply)
                 else:
@@ -200,7 +244,12 @@ class S3BlobStore:
                                                              self.settings["timeout"], real_time=True))
                     else:
                         reply, wall = self.endpoint.send(step.method, key, data, fault, self.settings["timeout"])
-                    await clock.spend(self._cost(reply), already=wall)
+                    reply, hang = self._hang(reply, fault, t)
+                    if hang == float("inf"):
+                        await self._hang_until_run_over()
+                        self._record_request(trace, step, reply, fault, t, clock.now())
+                        return self._finish(trace, None, operation, key, clock.now())
+                    await clock.spend(self._cost(reply) if hang is None else hang, already=wall)
                     record = self._record_request(trace, step, reply, fault, t, clock.now())
                     if on_event:
                         on_event(record)
@@ -211,6 +260,46 @@ class S3BlobStore:
                     step = machine.send(None)
             except StopIteration as done:
                 return self._finish(trace, done.value, operation, key, clock.now())
+
+    # -- requests that hang for good (asyncio driver) ----------------------------------------------
+    def _signals(self):
+        import asyncio
+
+        if self._run_over is None:
+            self._run_over = asyncio.get_running_loop().create_future()
+            self._stalled = asyncio.Event()
+        return self._run_over, self._stalled
+
+    async def _hang_until_run_over(self) -> None:
+        """Wait, as a request to a silent S3 on a connect-only version does, until the run is over."""
+        run_over, stalled = self._signals()
+        self.hanging_forever += 1
+        stalled.set()
+        try:
+            await run_over
+        finally:
+            self.hanging_forever -= 1
+
+    async def wait_for(self, live: Callable[[], set]) -> None:
+        """Wait until ``live()`` has no task left, or every task left is hung for good; then end those.
+
+        This is how a run ends: a request that hangs forever cannot finish, so once nothing but such
+        requests is left, the run is over, and they end as ``"hung"`` at that moment.
+        """
+        import asyncio
+
+        run_over, stalled = self._signals()
+        while live():
+            if self.hanging_forever >= len(live()):
+                break
+            stalled.clear()
+            waiter = asyncio.ensure_future(stalled.wait())
+            await asyncio.wait(live() | {waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+        if not run_over.done():
+            run_over.set_result(None)
+        while live():
+            await asyncio.gather(*live(), return_exceptions=True)
 
     async def aput(self, data: bytes, clock, key: Optional[str] = None, on_event: Optional[Callable] = None) -> StoreTrace:
         """``put_blob`` on an asyncio loop (see :class:`~blobedu.clock.LoopClock`)."""

@@ -22,6 +22,9 @@ def render_put(trace) -> str:
             why = "backoff" if e["reason"] == "backoff" else "rust-s3 transport retry"
             lines.append(f"{format_duration(e['t']):>9}  sleep {format_duration(e['seconds'])} ({why})")
     verdict = f"{trace.outcome} after {format_duration(trace.elapsed)}"
+    if trace.outcome == "hung":
+        verdict = (f"still hung after {format_duration(trace.elapsed)}: Stalwart {trace.version}'s timeout bounds only "
+                   "the TCP connect, so an S3 that accepts and never answers is never given up on")
     if trace.error:
         verdict += f": {trace.error}"
     lines.append(verdict)
@@ -37,7 +40,7 @@ def render_deliver(trace) -> str:
         f"sender {c['sender']}{' ' + c['sender_version'] if c.get('sender_version') else ''} -> "
         f"receiver {c['receiver']} (Stalwart {st['version']}, maxRetries {st['max_retries']}, "
         f"timeout {format_duration(st['timeout'])}, verify {'on' if st['verify'] else 'off'}) · "
-        f"DATA timeout {format_duration(c['data_timeout'])} · faults: {', '.join(c['faults']) or 'none'}"
+        f"final-dot wait {format_duration(c['data_timeout'])} · faults: {', '.join(c['faults']) or 'none'}"
     )
     rows: list[tuple[float, str]] = []
     for i, s in enumerate(trace.sessions, 1):
@@ -45,6 +48,8 @@ def render_deliver(trace) -> str:
         if s.reply == "timeout" and s.receiver_reply:
             line += (f"   (the receiver answered {s.receiver_reply!r} at "
                      f"{format_duration(s.receiver_replied_at)}, to nobody)")
+        elif s.reply == "timeout" and s.store and s.store.get("outcome") == "hung":
+            line += "   (the receiver's PUT still hung, holding the body in memory, when the run ended)"
         rows.append((s.t, line))
     for entry in trace.local:
         if entry["result"] != "delivered":

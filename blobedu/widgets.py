@@ -66,7 +66,7 @@ PUT_DEFAULTS: dict[str, Any] = {
     "verify": "default", "latency": "0", "scale": "auto",
 }
 DELIVERY_DEFAULTS: dict[str, Any] = dict(
-    PUT_DEFAULTS, end="1h", sender="stalwart", receiver="stalwart", data_timeout="10m",
+    PUT_DEFAULTS, end="1h", sender="stalwart", receiver="stalwart", data_timeout="",
 )
 
 
@@ -166,7 +166,7 @@ def scenario_from_values(values: Mapping[str, Any]):
     faults = fault_specs(values)
     store = store_config_from_values(values)
     config = DeliveryConfig(store=store, sender=str(values["sender"]), receiver=str(values["receiver"]),
-                            data_timeout=_duration("DATA timeout", values["data_timeout"]))
+                            data_timeout=_duration("final-dot wait", values["data_timeout"], allow_empty=True))
     config.check()
     _receiver_available(config.receiver)
     return faults, config
@@ -370,7 +370,7 @@ def delivery_panel(**defaults: Any) -> Panel:
     controls = _common_controls(values, DELIVERY_KINDS)
     controls["sender"] = _dropdown("sender", SENDERS, values["sender"], "200px")
     controls["receiver"] = _dropdown("receiver", RECEIVERS, values["receiver"], "200px")
-    controls["data_timeout"] = _text("DATA timeout", values["data_timeout"], "10m", "170px")
+    controls["data_timeout"] = _text("final-dot wait", values["data_timeout"], "sender's own", "170px")
     rows = [["kind", "start", "end"], ["version", "max_retries", "verify"], ["timeout", "latency", "data_timeout"],
             ["sender", "receiver", "scale"]]
     return Panel(controls, rows, run_panel, plots.delivery_lanes)

@@ -39,7 +39,9 @@ def test_json_shape_and_values(capsys):
     assert {"holder": "sender queue", "from": 0, "to": 3755} in [
         {k: c[k] for k in ("holder", "from", "to")} for c in data["custody"]]
     assert data["config"]["faults"] == ["503@0s-1h"] and data["config"]["sender"] == "stalwart"
-    assert data["config"]["data_timeout"] == 600 and data["config"]["store"]["version"] == "0.16.18"
+    # the wait the sender really used: a Stalwart sender's own 5 minutes (facts §3, revision 2)
+    assert data["config"]["data_timeout"] == 300 and data["config"]["data_timeout_source"] == "stalwart's default"
+    assert data["config"]["store"]["version"] == "0.16.18"
 
 
 def test_json_bounce(capsys):
@@ -66,7 +68,7 @@ def test_text_shows_every_session(capsys):
     assert code == 0 and err == ""
     lines = out.rstrip("\n").splitlines()
     assert lines[0].startswith("sender stalwart -> receiver stalwart (Stalwart 0.16.18, maxRetries 3")
-    assert "DATA timeout 10m" in lines[0] and "faults: 503@0s-1h" in lines[0]
+    assert "final-dot wait 5m" in lines[0] and "faults: 503@0s-1h" in lines[0]
     expected_times = ["0s", "2m07s", "7m14s", "17m21s", "32m28s"]
     for i, when in enumerate(expected_times, 1):
         assert f"{when:>9}  session {i}: {TEMPFAIL}" in lines
@@ -78,9 +80,10 @@ def test_text_shows_every_session(capsys):
 def test_text_shows_the_duplicate(capsys):
     code, out, _ = run(capsys, "--stalwart", "0.10.5", "--fault", "503@0-1m")
     assert code == 0
-    assert re.search(r"session 1: timeout   \(the receiver answered '250 2\.0\.0 Message queued with id "
-                     r"[0-9a-f]+\.' at 18h12m, to nobody\)", out)
-    assert re.search(r"^ +12m  session 2: 250 ", out, re.M)
+    # before v0.12.4 the 250 reads "queued for delivery." (data.rs@v0.12.3:685)
+    assert re.search(r"session 1: timeout   \(the receiver answered '250 2\.0\.0 Message queued for delivery\.' "
+                     r"at 18h12m, to nobody\)", out)
+    assert re.search(r"^ +7m  session 2: 250 ", out, re.M)
     assert out.rstrip().endswith("1 × DATA timeout, 2 copies, the sender held it until the 250")
 
 

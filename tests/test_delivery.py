@@ -77,9 +77,12 @@ def test_expected_bounce_times_by_hand():
     # Postfix: 0, 600, 1500, 3300, 6900, then every 4200 s; the failure at 435301 s is past 5 d
     starts, bounce = ref_outage("postfix", cost=1)
     assert starts[:6] == [0, 600, 1500, 3300, 6900, 11100] and bounce == 435301 and len(starts) == 107
-    # Exim: the failure at 4d04h47m (1 s after the try at 362839.5 s) is more than 4 d after the first
+    # Exim at Debian's 30-minute queue runs: the failure at 4d06h00m01s (1 s after the try at 367200 s,
+    # the first queue run after 343801 + 6 h) is more than 4 d after the first
     starts, bounce = ref_outage("exim", cost=1)
-    assert starts[-2:] == [341238.5, 362839.5] and bounce == 362840.5
+    assert starts[-2:] == [343800, 367200] and bounce == 367201
+    # the rule alone (no queue runner) would have tried at 341238.5 and 362839.5
+    assert ref_outage("exim-rule", cost=1)[0][-2:] == [341238.5, 362839.5]
 
 
 def test_503_storm_costs_7_s_per_attempt_and_shifts_every_retry():
@@ -101,7 +104,8 @@ def test_four_day_outage_bounces_a_stalwart_016_sender_at_exactly_3_days():
     assert per_message["Reporting-MTA"] == "dns; mta.sender.test"
     assert recipient["Final-Recipient"] == "rfc822; reader@receiver.test"
     assert recipient["Action"] == "failed"
-    assert re.fullmatch(r"5\.\d+\.\d+", recipient["Status"])  # a failure is a 5.x.x status (RFC 3464)
+    # facts §3 (revision 2): a Stalwart bounce writes the last response's own code (queue/dsn.rs:580-600)
+    assert recipient["Status"] == "4.3.5"
     assert recipient["Diagnostic-Code"] == f"smtp; {TEMPFAIL}"
     _, _, delayed = dsn_blocks(trace.dsns[0]["text"])
     assert delayed["Action"] == "delayed" and re.fullmatch(r"4\.\d+\.\d+", delayed["Status"])
@@ -124,14 +128,21 @@ def test_four_day_outage_is_delivered_by_postfix_just_after_4_days():
 
 
 def test_four_day_outage_and_exim():
-    # Exim's last try inside the 4 d cutoff fails at 3d22h47m; the next one (4d04h47m) is after the outage
+    # Exim's retries happen at Debian's 30-minute queue runs: the last try inside the 4 d cutoff fails
+    # at 3d19h20m; the next queue run after its +6 h (4d01h20m) is after the outage
+    starts, bounce = ref_outage("exim", cost=1)
     trace = deliver(["refused@0-4d"], DeliveryConfig(sender="exim"))
-    assert trace.fate == "delivered" and trace.delivered_at == 362839.5
+    assert trace.fate == "delivered" and trace.delivered_at == 367200 == starts[-1]
+    assert [s.t for s in trace.sessions] == starts
     # a longer outage: that try fails more than 4 d after the first failure, and Exim bounces
     longer = deliver(["refused@0-5d"], DeliveryConfig(sender="exim"))
-    assert longer.fate == "bounced" and [d["t"] for d in failed_dsns(longer)] == [362840.5]
-    assert 4 * D < failed_dsns(longer)[0]["t"] < 4 * D + 6 * H
-    dsn_blocks(failed_dsns(longer)[0]["text"])
+    assert longer.fate == "bounced" and [d["t"] for d in failed_dsns(longer)] == [bounce] == [367201]
+    assert 4 * D < failed_dsns(longer)[0]["t"] < 4 * D + 6 * H + 30 * M
+    _, _, recipient = dsn_blocks(failed_dsns(longer)[0]["text"])
+    # Exim writes generic codes (src/src/deliver.c): 5.0.0 failed, 4.0.0 delayed; the reply goes in
+    # Diagnostic-Code
+    assert recipient["Status"] == "5.0.0" and recipient["Diagnostic-Code"] == f"smtp; {TEMPFAIL}"
+    assert {d["status"] for d in longer.dsns if d["kind"] == "delayed"} == {"4.0.0"}
 
 
 # -- one hour of 503 ---------------------------------------------------------------------------------------------
@@ -151,25 +162,46 @@ def test_an_hour_of_503_gives_five_451_then_a_250_just_after_the_hour():
     assert [(c["from"], c["to"]) for c in trace.custody if c["holder"] == "sender queue"] == [(0, 3755)]
 
 
-# -- duplicates: the DATA timeout -------------------------------------------------------------------------------
+# -- duplicates: the final-dot wait --------------------------------------------------------------------------
+QUEUED_OLD = "250 2.0.0 Message queued for delivery."  # data.rs before v0.12.4 (facts §2, revision 2)
+
+
 def test_duplicate_when_0_10_5_sleeps_65536_s_between_retries():
     trace = deliver(["503@0-1m"], DeliveryConfig(store=StoreConfig(version="0.10.5")))
     first, second = trace.sessions
-    # the sender gives up on the final dot after 600 s; the receiver's retry after 1 << 16 s succeeds
-    assert first.reply == "timeout" and first.ended == 600
-    assert QUEUED.fullmatch(first.receiver_reply) and first.receiver_replied_at == 65536
+    # a Stalwart sender gives up on the final dot after 5 min (facts §3, revision 2); the receiver's
+    # retry after 1 << 16 s succeeds
+    assert first.reply == "timeout" and first.ended == 300
+    assert first.receiver_reply == QUEUED_OLD and first.receiver_replied_at == 65536
     assert [(r["t"], r["result"]) for r in first.store["requests"]] == [(0, 503), (65536, 200)]
     # the sender retries 2 min after the timeout and is accepted at once
-    assert second.t == 720 and QUEUED.fullmatch(second.reply)
+    assert second.t == 420 and second.reply == QUEUED_OLD
     assert trace.copies == 2
-    assert sorted(a["t"] for a in trace.accepted) == [720, 65536]
+    assert sorted(a["t"] for a in trace.accepted) == [420, 65536]
     assert all(a["mailbox_at"] is not None for a in trace.accepted)  # the reader gets it twice
-    assert trace.delivered_at == 720
+    assert trace.delivered_at == 420
+
+
+def test_facts3_a_plain_503_storm_with_ten_retries_outlasts_a_stalwart_sender():
+    """facts §4 item 5 (revision 2): maxRetries=10 against a plain 503 storm (5m19s of backoff) already
+    outlasts a Stalwart sender's 5-minute wait; Postfix's 10 minutes do not run out."""
+    store = StoreConfig(max_retries=10)
+    trace = deliver(["503@0-5m"], DeliveryConfig(store=store))
+    first, second = trace.sessions
+    assert [r["t"] for r in first.store["requests"] if r["method"] == "PUT"] == [0, 1, 3, 7, 15, 31, 63, 127, 191,
+                                                                                  255, 319]
+    assert first.reply == "timeout" and first.ended == 300 and first.receiver_replied_at == 319
+    assert second.t == 420 and QUEUED.fullmatch(second.reply) and trace.copies == 2
+    assert trace.config["data_timeout"] == 300 and trace.config["data_timeout_source"] == "stalwart's default"
+    postfix = deliver(["503@0-5m"], DeliveryConfig(store=store, sender="postfix"))
+    assert len(postfix.sessions) == 1 and postfix.copies == 1 and postfix.sessions[0].ended == 319
+    assert postfix.config["data_timeout"] == 600
 
 
 def test_duplicate_with_ten_retries_of_29_s_requests():
     store = StoreConfig(max_retries=10, latency=29)
-    trace = deliver(["503@0-9m"], DeliveryConfig(store=store))
+    # a sender that waits 10 minutes (Postfix's and Exim's default) still gives up before this store loop ends
+    trace = deliver(["503@0-9m"], DeliveryConfig(store=store, data_timeout=10 * M))
     first, second = trace.sessions[:2]
     # 11 PUTs of 29 s, 1+2+4+8+16+32+64+64+64+64 = 319 s of sleep: the 11th PUT (at 609 s) is past
     # the 9 min outage; with its HEAD the 250 comes at 667 s, 67 s after the sender hung up
@@ -193,9 +225,13 @@ def test_no_duplicate_when_the_data_timeout_outlasts_the_receiver():
 
 
 def test_no_duplicate_when_the_outage_clears_before_the_data_timeout():
-    # the same slow store, but the 503s stop at 4 min: the 8th PUT (330 s) succeeds, 250 at 388 s
-    trace = deliver(["503@0-4m"], DeliveryConfig(store=StoreConfig(max_retries=10, latency=29)))
+    # the same slow store, but the 503s stop at 4 min: the 8th PUT (330 s) succeeds, 250 at 388 s,
+    # inside a 10-minute wait but past a Stalwart sender's 5 minutes
+    store = StoreConfig(max_retries=10, latency=29)
+    trace = deliver(["503@0-4m"], DeliveryConfig(store=store, sender="postfix"))
     assert trace.copies == 1 and trace.sessions[0].ended == 388
+    stalwart = deliver(["503@0-4m"], DeliveryConfig(store=store))
+    assert stalwart.sessions[0].reply == "timeout" and stalwart.copies == 2
 
 
 # -- after the 250 ----------------------------------------------------------------------------------------------
@@ -262,3 +298,33 @@ def test_delay_warning_status_matches_the_reply_it_reports():
     _, _, recipient = dsn_blocks(delayed["text"])
     assert recipient["Diagnostic-Code"] == "smtp; 452 4.3.1 Mail system full, try again later."
     assert recipient["Status"] == "4.3.1"
+
+
+# -- facts §1 revision 2: a silent S3 on v0.8.2-v0.15.x is never timed out ---------------------------------
+def test_facts1_a_hung_s3_on_0_15_gives_the_sender_timeouts_and_piles_up_stuck_sessions():
+    """On 0.15 a hung S3 gives the sender a *timeout*, not a 451; every retry adds one more stuck session
+    holding the body in memory, until the endpoint resets them all (the window's end) and they answer
+    451 to nobody."""
+    trace = deliver(["timeout@0-1h"], DeliveryConfig(store=StoreConfig(version="0.15.5")))
+    stuck = [s for s in trace.sessions if s.reply == "timeout"]
+    assert [s.t for s in stuck] == [0, 420, 1020, 1920, 3120]  # each a 5-min wait, then 2m, 5m, 10m, 15m
+    assert all(s.ended == s.t + 300 for s in stuck)  # the Stalwart sender's 5-minute wait
+    for s in stuck:
+        assert [r["result"] for r in s.store["requests"]] == ["hung"]
+        assert s.receiver_replied_at == 3600 and s.receiver_reply == TEMPFAIL  # reset at 1 h, to nobody
+    # five bodies sat in receiver memory at once just before the reset
+    memory = [c for c in trace.custody if c["holder"] == "receiver memory"]
+    assert sum(1 for c in memory if c["from"] < 3599 < c["to"]) == 5
+    assert trace.fate == "delivered" and trace.copies == 1 and QUEUED.fullmatch(trace.sessions[-1].reply)
+    # 0.16 answers 451 after 61 s (30 s + 1 s + 30 s): the sender sees a 451, never a timeout
+    v16 = deliver(["timeout@0-1h"])
+    assert {s.reply for s in v16.sessions[:-1]} == {TEMPFAIL} and v16.sessions[0].ended == 61
+
+
+def test_facts1_a_silent_s3_that_never_returns_ends_the_run_with_the_puts_still_hung():
+    trace = deliver(["timeout@0"], DeliveryConfig(store=StoreConfig(version="0.15.5")))
+    assert trace.fate == "bounced" and {s.reply for s in trace.sessions} == {"timeout"}
+    assert all(s.store["outcome"] == "hung" and s.receiver_reply is None for s in trace.sessions)
+    assert trace.ended == 3 * D  # the run ends when the sender gives up and only hung requests are left
+    _, _, recipient = dsn_blocks(failed_dsns(trace)[0]["text"])
+    assert recipient["Status"] == "4.4.2"  # no reply at all: RFC 3463's "bad connection"

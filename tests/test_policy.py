@@ -265,5 +265,15 @@ def test_worst_case_max_retries_10():
     assert w["silent_endpoint"] == 30.0 + 1.0 + 30.0
 
 
-def test_worst_case_before_0_16_silent_endpoint_is_one_timeout():
-    assert policy.worst_case_seconds(V0_15_5, 3, 30.0)["silent_endpoint"] == 30.0
+def test_facts1_worst_case_silent_endpoint_hangs_on_connect_only_versions():
+    """v0.8.2-v0.15.x bound only the TCP connect: a silent S3 is never timed out (facts §1, revision 2)."""
+    assert policy.worst_case_seconds(V0_15_5, 3, 30.0)["silent_endpoint"] == float("inf")
+    assert policy.worst_case_seconds(behaviour("0.8.1"), None, 30.0)["silent_endpoint"] == 30.0
+
+
+def test_facts4_worst_case_with_verify_is_22_slow_requests_plus_319_s():
+    """facts §4 item 5: with verifyAfterWrite each round can be a slow PUT plus a slow HEAD."""
+    w = policy.worst_case_seconds(LATEST, 10, 30.0)
+    assert w["slow_verify"] == 22 * 30 + 319 and 16 * 60 < w["slow_verify"] < 17 * 60
+    assert policy.worst_case_seconds(LATEST, 3, 30.0)["slow_verify"] == 8 * 30 + 7  # about 4 min
+    assert policy.worst_case_seconds(LATEST, 10, 30.0, verify=False)["slow_verify"] == w["slow_5xx"]

@@ -16,24 +16,27 @@ from blobedu.store import S3BlobStore, StoreConfig
 
 from conftest import fresh_blob
 
-# version -> (retries?, registry range or TOML, backoff sequence, verify supported, transport retry)
+# version -> (retries?, range drawn from, backoff sequence, verify supported, transport retry, what the
+# timeout bounds: "request" (reqwest) or "connect" (hyper 0.14, v0.8.2-v0.15.x; facts §1, revision 2))
 FIXED = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0] + [64.0] * 100
 BUGGY = [65536.0] * 106
 ROWS = {
-    "0.9.0": dict(retries=False, range=None, backoff=[], verify=False, transport=0),
-    "0.10.2": dict(retries=False, range=None, backoff=[], verify=False, transport=0),
-    "0.10.3": dict(retries=True, range=(0, 10), backoff=BUGGY, verify=False, transport=0),
-    "0.11.1": dict(retries=True, range=(0, 10), backoff=BUGGY, verify=False, transport=0),
-    "0.11.2": dict(retries=True, range=(0, 10), backoff=FIXED, verify=False, transport=0),
-    "0.15.5": dict(retries=True, range=(0, 10), backoff=FIXED, verify=False, transport=0),
-    "0.16.0": dict(retries=True, range=(1, 10), backoff=FIXED, verify=False, transport=1),
-    "0.16.1": dict(retries=True, range=(1, 10), backoff=FIXED, verify=False, transport=1),
-    "0.16.2": dict(retries=True, range=(1, 10), backoff=FIXED, verify=True, transport=1),
-    "0.16.18": dict(retries=True, range=(1, 10), backoff=FIXED, verify=True, transport=1),
+    "0.8.1": dict(retries=False, range=None, backoff=[], verify=False, transport=0, bounds="request"),
+    "0.9.0": dict(retries=False, range=None, backoff=[], verify=False, transport=0, bounds="connect"),
+    "0.10.2": dict(retries=False, range=None, backoff=[], verify=False, transport=0, bounds="connect"),
+    "0.10.3": dict(retries=True, range=(0, 10), backoff=BUGGY, verify=False, transport=0, bounds="connect"),
+    "0.11.1": dict(retries=True, range=(0, 10), backoff=BUGGY, verify=False, transport=0, bounds="connect"),
+    "0.11.2": dict(retries=True, range=(0, 10), backoff=FIXED, verify=False, transport=0, bounds="connect"),
+    "0.15.5": dict(retries=True, range=(0, 10), backoff=FIXED, verify=False, transport=0, bounds="connect"),
+    "0.16.0": dict(retries=True, range=(1, 10), backoff=FIXED, verify=False, transport=1, bounds="request"),
+    "0.16.1": dict(retries=True, range=(1, 10), backoff=FIXED, verify=False, transport=1, bounds="request"),
+    "0.16.2": dict(retries=True, range=(1, 10), backoff=FIXED, verify=True, transport=1, bounds="request"),
+    "0.16.18": dict(retries=True, range=(1, 10), backoff=FIXED, verify=True, transport=1, bounds="request"),
 }
+HORIZON = 30 * 86400.0  # a put that hangs for good runs to the model's horizon
 KINDS = ["500", "503", "429", "403", "refused", "timeout", "lost-write"]
 TIMEOUT = 30.0
-TRANSPORT = ("refused", "timeout")
+TRANSPORT = ("refused", "timeout", "hung")
 
 #: Hand-picked cases every run includes: the deepest backoff, the 18-hour bug, overlapping windows.
 DEEP_503 = ("0.16.18", 10, None, 0.0, [Fault("503", 0.0, None)])
@@ -41,6 +44,8 @@ BUG_ERA = ("0.10.3", 10, None, 0.5, [Fault("500", 0.0, 70000.0)])
 OVERLAP = ("0.16.2", 5, True, 0.0, [Fault("503", 0.0, 100.0), Fault("lost-write", 2.0, 9.0),
                                    Fault("refused", 50.0, 60.0), Fault("429", 60.0, 70.0)])
 TRANSPORT_THEN_5XX = ("0.16.0", 2, None, 5.0, [Fault("timeout", 0.0, 31.0), Fault("503", 31.0, 33.0)])
+HUNG_THEN_RESET = ("0.15.5", 3, None, 0.5, [Fault("timeout", 2.0, 90.0), Fault("503", 0.0, 2.0)])
+HUNG_FOR_GOOD = ("0.9.0", None, None, 0.0, [Fault("timeout", 0.0, None)])
 
 SETTINGS = settings(max_examples=60, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -111,11 +116,22 @@ def reference(version, max_retries, verify, latency, fault_list):
                 hit = f  # the last listed active fault wins
         return hit
 
+    class HungForGood(Exception):
+        pass
+
     def send(method):
         nonlocal now, kept
         t, f = now, fault_at(now)
         if f is not None and f.kind == "refused":
             result = "refused"
+        elif f is not None and f.kind == "timeout" and row["bounds"] == "connect":
+            # never timed out: it hangs until the window ends and the endpoint resets it
+            requests.append((t, method, "hung"))
+            if f.end is None:
+                now = HORIZON
+                raise HungForGood()
+            now = f.end
+            return "hung"
         elif f is not None and f.kind == "timeout":
             result = "timeout"
             now += TIMEOUT
@@ -147,6 +163,15 @@ def reference(version, max_retries, verify, latency, fault_list):
         nonlocal now
         now += seconds
 
+    retries_left = max_r
+    try:
+        return loop(request, now_add, max_r, ver, row, requests, sleeps)
+    except HungForGood:
+        return requests, sleeps, "hung"
+
+
+def loop(request, now_add, max_r, ver, row, requests, sleeps):
+    """mod.rs put_blob's loop proper."""
     retries_left = max_r
     while True:
         result = request("PUT")
@@ -183,13 +208,16 @@ def reference(version, max_retries, verify, latency, fault_list):
 @example(BUG_ERA)
 @example(OVERLAP)
 @example(TRANSPORT_THEN_5XX)
+@example(HUNG_THEN_RESET)
+@example(HUNG_FOR_GOOD)
 def test_put_count_and_outcome(endpoint, scenario):
     version, max_retries, verify, latency, fault_list = scenario
     _, trace = run(endpoint, version, *scenario[1:])
     row = ROWS[version]
     max_r = budget(version, max_retries)
 
-    assert trace.outcome in ("stored", "failed")
+    assert trace.outcome in ("stored", "failed", "hung")
+    assert trace.outcome != "hung" or ROWS[version]["bounds"] == "connect"
 
     puts = [r for r in trace.requests if r.method == "PUT"]
     # Each of the 1 + maxRetries requests Stalwart's loop makes can be doubled by rust-s3's
@@ -221,6 +249,8 @@ def test_put_count_and_outcome(endpoint, scenario):
 @example(BUG_ERA)
 @example(OVERLAP)
 @example(TRANSPORT_THEN_5XX)
+@example(HUNG_THEN_RESET)
+@example(HUNG_FOR_GOOD)
 def test_stored_implies_durable_when_verify_is_on(endpoint, scenario):
     version, max_retries, verify, latency, fault_list = scenario
     _, trace = run(endpoint, *scenario)
@@ -237,6 +267,8 @@ def test_stored_implies_durable_when_verify_is_on(endpoint, scenario):
 @example(BUG_ERA)
 @example(OVERLAP)
 @example(TRANSPORT_THEN_5XX)
+@example(HUNG_THEN_RESET)
+@example(HUNG_FOR_GOOD)
 def test_backoff_sleeps_are_a_prefix_of_the_versions_sequence(endpoint, scenario):
     version, max_retries, verify, latency, fault_list = scenario
     _, trace = run(endpoint, *scenario)
@@ -257,15 +289,18 @@ def test_backoff_sleeps_are_a_prefix_of_the_versions_sequence(endpoint, scenario
 @example(BUG_ERA)
 @example(OVERLAP)
 @example(TRANSPORT_THEN_5XX)
+@example(HUNG_THEN_RESET)
+@example(HUNG_FOR_GOOD)
 def test_final_answers_and_clock(endpoint, scenario):
     version, max_retries, verify, latency, fault_list = scenario
     _, trace = run(endpoint, *scenario)
     # 429 and 403 are never retried: such an answer is always the last request.
     for r in trace.requests[:-1]:
         assert r.result not in (429, 403)
-    # The clock: sleeps plus what each request cost (refused 0, timeout the whole timeout, else latency).
-    cost = sum(0.0 if r.result == "refused" else TIMEOUT if r.result == "timeout" else latency
-               for r in trace.requests)
+    # The clock: sleeps plus what each request cost (refused 0, timeout the whole timeout, a hung request
+    # its own recorded time to the reset, else latency).
+    cost = sum(0.0 if r.result == "refused" else TIMEOUT if r.result == "timeout" else
+               r.duration if r.result == "hung" else latency for r in trace.requests)
     assert abs(trace.elapsed - (sum(s.seconds for s in trace.sleeps) + cost)) < 1e-6
     assert trace.requests[0].t == 0.0
 
@@ -276,6 +311,8 @@ def test_final_answers_and_clock(endpoint, scenario):
 @example(BUG_ERA)
 @example(OVERLAP)
 @example(TRANSPORT_THEN_5XX)
+@example(HUNG_THEN_RESET)
+@example(HUNG_FOR_GOOD)
 def test_matches_the_reference_model(endpoint, scenario):
     _, trace = run(endpoint, *scenario)
     requests, sleeps, outcome = reference(*scenario)

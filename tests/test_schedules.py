@@ -37,14 +37,16 @@ def ref_postfix_next(queued, failures):
     return queued + runs * 300.0
 
 
-def ref_exim_next(queued, failures, gaps):
-    """Exim ``F,2h,15m; G,16h,1h,1.5; F,4d,6h`` timed from the first failure.
+def ref_exim_next(queued, failures, gaps, run=30 * M):
+    """Exim ``F,2h,15m; G,16h,1h,1.5; F,4d,6h`` timed from the first failure, tried at queue runs.
 
     As in Exim's ``src/src/retry.c`` (retry_update): the rule in force is the first whose cutoff is not
     passed (``failing_interval <= rule->timeout``); past the last cutoff the address times out and the
     message bounces.  ``gaps`` holds the gap scheduled after each earlier failure: a G rule waits the
     rule's 1h while the last gap was shorter, otherwise the last gap × 1.5
-    (``lastgap < p1 ? p1 : lastgap * p2``).
+    (``lastgap < p1 ? p1 : lastgap * p2``).  Those are the earliest retry times: the retry happens at
+    the first queue run at or after it, every ``run`` seconds from ``queued`` (Debian's exim4 runs
+    ``exim -q30m``: ``QUEUEINTERVAL='30m'`` in /etc/init.d/exim4; facts §3); ``run=0`` retries exactly.
     """
     now, elapsed = failures[-1], failures[-1] - failures[0]
     if elapsed <= 2 * H:
@@ -57,7 +59,9 @@ def ref_exim_next(queued, failures, gaps):
     else:
         return None
     gaps.append(gap)
-    return now + gap
+    if not run:
+        return now + gap
+    return queued + -(-(now + gap - queued) // run) * run  # the first queue run at or after now + gap
 
 
 def ref_rule(sender: str, version: str = "0.16.18"):
@@ -75,9 +79,10 @@ def ref_rule(sender: str, version: str = "0.16.18"):
         return (lambda q, f: ref_intervals_next((30 * M,), 4 * D, q, f)), 4 * D
     if sender == "postfix":
         return ref_postfix_next, None
-    if sender == "exim":
+    if sender in ("exim", "exim-rule"):
         gaps: list[float] = []
-        return (lambda q, f: ref_exim_next(q, f, gaps)), None
+        run = 30 * M if sender == "exim" else 0.0
+        return (lambda q, f: ref_exim_next(q, f, gaps, run)), None
     raise ValueError(sender)
 
 
@@ -174,9 +179,10 @@ def test_postfix_clamp_and_queue_runs(queued, failure, expected):
 
 
 # -- Exim ----------------------------------------------------------------------------------------------
+# The rule alone (queue_interval=0): a retry exactly at the rule's time.
 def test_exim_rule_with_one_second_attempts():
     """Every attempt fails 1 s after it starts (a refused S3 on 0.16), as in a real delivery."""
-    s = schedules.exim()
+    s = schedules.exim(queue_interval=0)
     failures, starts = [], [0.0]
     while True:
         failures.append(starts[-1] + 1)
@@ -195,12 +201,12 @@ def test_exim_rule_with_one_second_attempts():
     tail = starts[14:]
     assert all(b - a == 6 * H + 1 for a, b in zip(tail, tail[1:]))
     assert failures[-2] - failures[0] <= 4 * D < failures[-1] - failures[0]
-    assert starts == ref_outage("exim", cost=1)[0]
+    assert starts == ref_outage("exim-rule", cost=1)[0]
     assert len(starts) == 28
 
 
 def test_exim_times_from_the_first_failure_not_from_queueing():
-    s = schedules.exim()
+    s = schedules.exim(queue_interval=0)
     # queued at 0, first failure at 10 h: the F,2h,15m rule still applies 1 h 59 m later
     assert s.next_attempt(0, [10 * H, 10 * H + 7100]) == 10 * H + 7100 + 15 * M
     # and the G rule 2 h 1 s later, starting at its 1 h
@@ -209,7 +215,7 @@ def test_exim_times_from_the_first_failure_not_from_queueing():
 
 
 def test_exim_g_rule_grows_by_half_each_time():
-    s = schedules.exim()
+    s = schedules.exim(queue_interval=0)
     failures = [0.0, 2 * H + 1]
     gaps = []
     for _ in range(5):
@@ -224,20 +230,48 @@ def test_exim_rule_boundary_is_inclusive():
     so a failure exactly 2 h after the first is still under ``F,2h,15m`` and is retried 15 min later."""
     failures = [900.0 * k for k in range(9)]  # 0, 15m, ..., exactly 2h
     assert failures[-1] == 2 * H
-    assert schedules.exim().next_attempt(0, failures) == 2 * H + 15 * M
+    assert schedules.exim(queue_interval=0).next_attempt(0, failures) == 2 * H + 15 * M
 
 
 def test_exim_permanent_outage_with_instant_failures():
-    times = schedules.attempt_times(schedules.exim(), 30 * D)
+    times = schedules.attempt_times(schedules.exim(queue_interval=0), 30 * D)
     # F,2h,15m up to and including the failure at exactly 2 h: 0 .. 8100 s
     assert times[:10] == [900.0 * k for k in range(10)]
     # G,16h,1h,1.5 from 8100 s: +1h, +1.5h, +2.25h, +3.375h, +5.0625h, +7.59375h (55575 s <= 16 h)
     assert times[10:16] == [11700, 17100, 25200, 37350, 55575, 82912.5]
     # F,4d,6h: every 6 h; 342112.5 s is within 4 d, the failure at 363712.5 s is past it and bounces
     assert times[16:] == [82912.5 + 21600 * k for k in range(1, 14)]
-    assert times[-1] == 363712.5 and schedules.exim().next_attempt(0, times) is None
+    assert times[-1] == 363712.5 and schedules.exim(queue_interval=0).next_attempt(0, times) is None
+    assert times == ref_outage("exim-rule")[0]
+    assert schedules.exim(queue_interval=0).expires_at(0) is None
+
+
+# With Debian's queue runner (the default): the rule gives the earliest time, the queue run the real one.
+def test_exim_retries_only_at_queue_runs_every_30_minutes_by_default():
+    """facts §3 (revision 2): Exim retries only when a queue runner passes; Debian's exim4 starts
+    ``exim -bd -q30m`` (QUEUEINTERVAL='30m', /etc/init.d/exim4:38 in exim4-base 4.96-15+deb12u11)."""
+    s = schedules.exim()
+    assert s.params["queue_interval"] == 30 * M
+    times = schedules.attempt_times(s, 30 * D)
+    # F,2h,15m asks for +15 min, but nothing runs before the next half hour
+    assert times[:6] == [0, 1800, 3600, 5400, 7200, 9000]
+    assert all(t % (30 * M) == 0 for t in times)
+    assert all(b - a >= 15 * M for a, b in zip(times, times[1:]))
     assert times == ref_outage("exim")[0]
-    assert schedules.exim().expires_at(0) is None
+    # every real retry is at or after the rule's own earliest time
+    rule = schedules.exim(queue_interval=0)
+    for i in range(1, len(times)):
+        assert times[i] >= rule.next_attempt(0, times[:i])
+    assert "queue run" in s.describe() and "30m" in s.describe()
+
+
+def test_exim_knobs_rules_queue_interval_final_timeout():
+    s = schedules.exim("F,20s,2s", queue_interval=5, final_timeout=3)
+    assert s.final_dot_wait == 3 and s.params["rules"] == (("F", 20.0, 2.0),)
+    assert schedules.attempt_times(s, 100) == [0, 5, 10, 15, 20, 25]  # the 25 s failure is past 20 s: bounce
+    for bad in ("F,2h", "G,16h,1h", "F,2h,15m,1.5", "F,4d,6h; F,2h,15m", "X,1h,1m"):
+        with pytest.raises(BlobeduError, match="Exim retry rule"):
+            schedules.exim(bad)
 
 
 # -- RFC 5321 ------------------------------------------------------------------------------------------
@@ -272,7 +306,8 @@ def test_attempt_times_stops_at_the_horizon_and_counts_from_queued():
 
 
 @pytest.mark.parametrize("sender, version", [("stalwart", "0.16.18"), ("stalwart", "0.12.5"),
-                                             ("stalwart", "0.15.5"), ("postfix", None), ("rfc5321", None)])
+                                             ("stalwart", "0.15.5"), ("postfix", None), ("rfc5321", None),
+                                             ("exim", None)])
 @pytest.mark.parametrize("cost", [0.0, 1.0, 7.0, 600.0])
 def test_next_attempt_matches_the_reference_for_slow_attempts(sender, version, cost):
     """Chains of failures that each take ``cost`` seconds (a store loop, or a 10-min DATA timeout)."""
@@ -285,3 +320,44 @@ def test_next_attempt_matches_the_reference_for_slow_attempts(sender, version, c
         expected = nxt(0, failures)
         assert s.next_attempt(0, failures) == expected, f"after failures {failures}"
         t = expected
+
+
+# -- facts §3 revision 2: how long each sender waits for the final-dot reply, and what its bounce says ------
+def test_facts3_final_dot_wait_stalwart_5m_postfix_exim_10m_rfc_minimum_10m():
+    """A Stalwart sender waits its RCPT timeout (5 min, outbound/session.rs:164 + client.rs:137-148);
+    Postfix smtp_data_done_timeout and Exim final_timeout 10 min; RFC 5321's 10 min is a minimum."""
+    assert schedules.sender_schedule("stalwart").final_dot_wait == 5 * M
+    assert schedules.sender_schedule("stalwart", "0.10.3").final_dot_wait == 5 * M  # the same code at v0.10.3
+    assert schedules.sender_schedule("postfix").final_dot_wait == 10 * M
+    assert schedules.sender_schedule("exim").final_dot_wait == 10 * M
+    assert schedules.sender_schedule("rfc5321").final_dot_wait == 10 * M
+
+
+@pytest.mark.parametrize("reply, status", [
+    ("451 4.3.5 Unable to accept message at this time.", "4.3.5"),
+    ("452 4.3.1 Mail system full, try again later.", "4.3.1"),
+    ("refused", "4.4.1"), ("timeout", "4.4.2"), ("dropped", "4.4.2"),
+])
+def test_facts3_stalwart_bounce_status_is_the_last_replys_own(reply, status):
+    """queue/dsn.rs:580-600: a Stalwart bounce writes the last response's enhanced code, not 5.4.7."""
+    assert schedules.stalwart().bounce_status(reply) == status
+
+
+def test_bounce_status_of_the_other_senders():
+    tempfail = "451 4.3.5 Unable to accept message at this time."
+    assert schedules.postfix().bounce_status(tempfail) == "4.3.5"  # the defer log's own status
+    assert schedules.exim().bounce_status(tempfail) == "5.0.0"  # Exim's generic failed status
+    assert schedules.rfc5321().bounce_status(tempfail) == "5.4.7"  # RFC 3463: delivery time expired
+
+
+def test_postfix_knobs_compress_the_schedule():
+    s = schedules.postfix(minimal_backoff_time=2, maximal_backoff_time=8, queue_run_delay=2,
+                          maximal_queue_lifetime=60, smtp_data_done_timeout=3)
+    assert s.final_dot_wait == 3
+    times = schedules.attempt_times(s, 1000)
+    assert times[:6] == [0, 2, 4, 8, 16, 24]  # delay = age clamped to [2, 8], then the next 2 s queue run
+    assert times[-2] < 60 <= times[-1]  # the first failure at or past the lifetime bounces
+    with pytest.raises(BlobeduError, match="maximal_backoff_time"):
+        schedules.postfix(minimal_backoff_time=10, maximal_backoff_time=5)
+    with pytest.raises(BlobeduError, match="smtp_data_done_timeout"):
+        schedules.postfix(smtp_data_done_timeout=0)

@@ -57,8 +57,9 @@ def test_scenario_from_values():
     ({"version": "0.16.18", "max_retries": 11}, "1 to 10"),
     ({"version": "0.9.0", "max_retries": 3}, "no max-retries setting"),
     ({"timeout": "0"}, "timeout must be more than 0"),
-    ({"data_timeout": "ten minutes"}, "DATA timeout: bad duration"),
-    ({"version": "0.0.1"}, "not modelled"),
+    ({"data_timeout": "ten minutes"}, "final-dot wait: bad duration"),
+    ({"version": "0.0.1"}, "no S3 blob store"),
+    ({"version": "0.17.0"}, "not modelled"),
 ])
 def test_invalid_combinations_raise_one_readable_error(values, message):
     with pytest.raises(BlobeduError, match=message):
@@ -120,7 +121,8 @@ def test_put_panel_controls_run_once_per_change(put_panel):
                                "scale"}
     for name in ("max_retries", "start", "end", "timeout", "latency"):
         assert p.controls[name].continuous_update is False
-    assert [o[1] for o in p.controls["version"].options] == ["0.9.0", "0.10.5", "0.15.5", "0.16.1", "0.16.18"]
+    assert [o[1] for o in p.controls["version"].options] == ["0.8.1", "0.9.0", "0.10.5", "0.12.3", "0.15.5", "0.16.1",
+                                                             "0.16.18"]
 
 
 def test_put_panel_follows_its_controls(put_panel):
