@@ -48,3 +48,29 @@ def test_show_prints_what_an_admin_reads(capsys):
     realmta.show("exim_expiry")
     out = capsys.readouterr().out
     assert "exim -bp" in out and "retry timeout exceeded" in out and "Status: 5.0.0" in out
+
+
+def test_postfix_takes_a_deferred_message_up_to_1s_before_its_time_stamp():
+    """A real Postfix 3.7.11 (2s/8s backoff, 2 s queue runs, runs falling on even seconds) tried at
+    0, 2.0, 6.1, 14.0 and 22.0 s, each attempt failing 1 s after it started.  The deferral after the
+    failure at 1 s stamps the file 3 s, and the 2 s run takes it: qmgr_active.c:202-203 skips only
+    ``st_mtime > time(NULL) + 1``.  The model without that second tried at 4, 10, 20 and 30 s."""
+    from blobedu import schedules
+
+    s = schedules.postfix(minimal_backoff_time=2, maximal_backoff_time=8, queue_run_delay=2)
+    starts, failures = [0.0], [1.0]
+    while len(starts) < 5:
+        starts.append(s.next_attempt(0, failures))
+        failures.append(starts[-1] + 1)
+    assert starts == [0, 2, 6, 14, 22]
+
+
+def test_exim_times_out_a_message_queued_longer_than_the_last_cutoff():
+    """A real Exim 4.96 with ``F,12s,2s`` and ``-q2s``: queued at 0, failures at 1, 5, 9 and 13 s; it
+    bounced at 13 s ("retry timeout exceeded"), although its first failure was only 12 s before
+    (retry.c:756-768: the message has been on the queue longer than the last cutoff)."""
+    from blobedu import schedules
+
+    s = schedules.exim("F,12s,2s", queue_interval=2)
+    assert s.next_attempt(0, [1, 5, 9]) == 12
+    assert s.next_attempt(0, [1, 5, 9, 13]) is None
