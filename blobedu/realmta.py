@@ -44,7 +44,6 @@ import signal
 import smtplib
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -314,7 +313,8 @@ class Postfix:
         """
         out = []
         for line in self.log():
-            m = re.search(r" [0-9A-F]+: to=<reader@receiver\.test>.* delay=([\d.]+), delays=[\d.]+/[\d.]+/[\d.]+/([\d.]+),"
+            m = re.search(r" [0-9A-F]+: to=<reader@receiver\.test>.* delay=([\d.]+), "
+                          r"delays=[\d.]+/[\d.]+/[\d.]+/([\d.]+),"
                           r".* status=(\w+) \((.*)\)$", line)
             if m:
                 end = float(m.group(1))
@@ -444,7 +444,8 @@ class Exim:
             (self.dir / sub).mkdir()
             os.chown(self.dir / sub, entry.pw_uid, entry.pw_gid)
         self.conf = self.dir / "exim.conf"
-        self.conf.write_text(_EXIM_CONF.format(binary=self.binary, user=EXIM_USER, dir=self.dir, port=self.port, relay_port=relay_port,
+        self.conf.write_text(_EXIM_CONF.format(binary=self.binary, user=EXIM_USER, dir=self.dir, port=self.port,
+                                               relay_port=relay_port,
                                                capture_port=capture_port, final_timeout=f"{settings.final_timeout:g}",
                                                retry=settings.retry))
         self.proc: Optional[subprocess.Popen] = None
@@ -513,9 +514,6 @@ class Exim:
             out.append({"t": round(start, 2), "end": round(end, 2), "status": status, "reply": _exim_reply(rest),
                         "log": line})
         return out
-
-    def bounced(self) -> bool:
-        return any(re.search(r" \*\* reader@receiver\.test", line) for line in self.log())
 
     def finished(self) -> bool:
         return any(line.endswith(" Completed") for line in self.log())
