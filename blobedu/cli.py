@@ -37,7 +37,8 @@ def _add_store_flags(p: argparse.ArgumentParser) -> None:
                    help=f"Stalwart version of the receiver (default {LATEST})")
     p.add_argument("--max-retries", type=int, default=None, metavar="N", help="maxRetries (default: the version's)")
     p.add_argument("--timeout", type=_duration, default=None, metavar="DURATION",
-                   help="S3 request timeout (default: the version's, 30s)")
+                   help="S3 timeout (default 30s): it bounds the whole request on 0.5.0-0.8.1 and 0.16.x, "
+                        "only the TCP connect on 0.8.2-0.15.x, where a silent S3 hangs")
     verify = p.add_mutually_exclusive_group()
     verify.add_argument("--verify", dest="verify", action="store_true", default=None, help="verifyAfterWrite on")
     verify.add_argument("--no-verify", dest="verify", action="store_false", help="verifyAfterWrite off")
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--sender-version", default=None, metavar="VERSION",
                    help=f"version of a Stalwart sender (default {LATEST})")
     d.add_argument("--data-timeout", type=_duration, default=None, metavar="DURATION",
-                   help="how long the sender waits for the reply to the final dot before it gives up on "
+                   help="how long the sender waits for the final-dot reply (the answer to the end of DATA) before it gives up on "
                         "the attempt (default: the sender's own: stalwart 5m, its RCPT timeout; postfix 10m, "
                         "smtp_data_done_timeout; exim 10m, final_timeout; rfc5321 10m, a minimum)")
     d.add_argument("--receiver", default="stalwart", choices=["stalwart", "wal"],

@@ -53,12 +53,13 @@ NOTEBOOKS: dict[str, Notebook] = {
     "04_no_wal.ipynb": Notebook(
         "Does Stalwart have a WAL or cache for blobs, and would one help?",
         "No: the blob is in S3 before the final dot is answered, else the sender keeps custody; a WAL would "
-        "answer 250 at once but leave the only copy on one local disk, where a disk loss loses accepted mail.",
+        "answer 250 at once but leave the only copy on one local disk for the whole outage.",
     ),
     "05_tuning.ipynb": Notebook(
         "Should I raise maxRetries or the timeout?",
         "Mostly no: maxRetries helps only with HTTP 5xx, not with an unreachable S3, and a retry loop longer "
-        "than the sender's 10-minute DATA timeout delivers the message twice.",
+        "than the sender waits for the final-dot reply (5 minutes for a Stalwart sender, 10 for Postfix and "
+        "Exim) delivers the message twice.",
     ),
 }
 
