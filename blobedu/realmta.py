@@ -815,6 +815,8 @@ def compare_table_for(tr: dict[str, Any]) -> str:
     if tr.get("bounce"):
         b, mb = tr["bounce"], c["model_bounce"] or {}
         lines.append(f"bounce Status: real {b.get('Status')}, model {mb.get('Status')}")
+        lines.append(f"bounce Diagnostic-Code: real {b.get('Diagnostic-Code')}")
+        lines.append(f"                        model {mb.get('Diagnostic-Code')}")
     return "\n".join(lines)
 
 
