@@ -846,8 +846,18 @@ def record(names: Optional[list[str]] = None, outdir: Path = TRANSCRIPTS) -> lis
 
 
 def load(name: str, folder: Path = TRANSCRIPTS) -> dict[str, Any]:
-    """A recorded transcript (``name`` such as ``postfix_short``)."""
-    return json.loads((Path(folder) / f"{name}.json").read_text())
+    """A recorded transcript (``name`` such as ``postfix_short``).
+
+    With a non-editable install the package is not beside ``notebooks/``; then the transcripts are
+    looked for from the working directory (a notebook runs in ``notebooks/``).
+    """
+    folder = Path(folder)
+    if not folder.exists() and folder == TRANSCRIPTS:
+        for candidate in (Path.cwd() / "transcripts", Path.cwd() / "notebooks" / "transcripts"):
+            if candidate.exists():
+                folder = candidate
+                break
+    return json.loads((folder / f"{name}.json").read_text())
 
 
 def normalise(reply: str) -> str:
