@@ -29,7 +29,7 @@ def test_model_agrees_with_the_recorded_mta(name):
     c = realmta.compare(tr)
     table = realmta.compare_table_for(tr)
     assert c["same_count"] and c["same_replies"] and c["same_fate"] and c["same_copies"], table
-    assert c["times_within"], table
+    assert c["times_within"] and c["steps_within"], table
     if tr["bounce"]:
         assert c["same_bounce_status"], table
 
