@@ -1,18 +1,24 @@
 """``blobedu`` on the command line: argument parsing, exit codes, text and JSON output. No behaviour here.
 
 Exit status: 0 when the command ran (whatever the simulated outcome), 2 for bad input (one line on
-stderr, no traceback).
+stderr, no traceback).  Numbers and durations take ASCII digits only.  ``--json`` prints strict
+JSON (no ``Infinity`` or ``NaN``).  Output that the terminal's encoding cannot show is escaped
+rather than crashing, and a reader that stops reading (``blobedu put | head -1``) ends the run
+quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from typing import Optional, Sequence
 
+from .clock import HORIZON_SECONDS
 from .durations import parse_duration
-from .text import render_deliver, render_put
+from .text import render_deliver, render_get, render_put
 from .errors import BlobeduError
 from .faults import allowed
 from .versions import LATEST
@@ -25,6 +31,11 @@ class _Parser(argparse.ArgumentParser):
         raise BlobeduError(f"{message} (see {self.prog} --help)")
 
 
+HORIZON_HELP = (f"blobedu simulates at most {HORIZON_SECONDS / 86400:g} days (the horizon): every DURATION is at "
+                "most 30d, settings whose longest S3 write could outlast the horizon are refused, and a run "
+                "that still reaches it stops with an error.")
+
+
 def _duration(text: str) -> float:
     try:
         return parse_duration(text)
@@ -32,10 +43,22 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+_INT = re.compile(r"[ \t]*(-?[0-9]{1,18})[ \t]*")
+
+
+def _count(text: str) -> int:
+    """A whole number in ASCII digits (int() would also take "1_0", Arabic-Indic or full-width digits)."""
+    match = _INT.fullmatch(text)
+    if not match:
+        shown = repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "...'"
+        raise argparse.ArgumentTypeError(f"{shown} is not a whole number in ASCII digits (at most 18 of them)")
+    return int(match.group(1))
+
+
 def _add_store_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stalwart", default=LATEST, metavar="VERSION",
                    help=f"Stalwart version of the receiver (default {LATEST})")
-    p.add_argument("--max-retries", type=int, default=None, metavar="N", help="maxRetries (default: the version's)")
+    p.add_argument("--max-retries", type=_count, default=None, metavar="N", help="maxRetries (default: the version's)")
     p.add_argument("--timeout", type=_duration, default=None, metavar="DURATION",
                    help="S3 timeout (default 30s): it bounds the whole request on 0.5.0-0.8.1 and 0.16.x, "
                         "only the TCP connect on 0.8.2-0.15.x, where a silent S3 hangs")
@@ -46,26 +69,41 @@ def _add_store_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fault", action="append", default=[], metavar="KIND@START[-END]",
                    help=f"a fault window; repeat for several. Kinds: {allowed()}")
     p.add_argument("--endpoint", choices=["in-process", "loopback"], default="in-process",
-                   help="moto in this process (default) or a ThreadedMotoServer on 127.0.0.1")
+                   help="moto in this process (default) or moto's S3 server on 127.0.0.1")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _store_config(args):
     from .store import StoreConfig
+    from .versions import behaviour
 
+    if args.verify is False and not behaviour(args.stalwart).verify_supported:
+        # the library takes verify=False as "off", which every version is; a reader asking for
+        # --no-verify expects a setting that exists, so say that it does not
+        raise BlobeduError(f"Stalwart {args.stalwart} has no verifyAfterWrite, so --no-verify changes nothing: "
+                           "the setting first appears in 0.16.2")
     return StoreConfig(version=args.stalwart, max_retries=args.max_retries, timeout=args.timeout,
                        verify=args.verify, latency=args.latency)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = _Parser(prog="blobedu", description="What Stalwart does with a message when S3 fails.")
+    parser = _Parser(prog="blobedu", description="What Stalwart does with a message when S3 fails.",
+                     epilog=HORIZON_HELP)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    p = sub.add_parser("put", help="one blob PUT through Stalwart's S3 retry loop")
+    p = sub.add_parser("put", help="one blob PUT through Stalwart's S3 retry loop", epilog=HORIZON_HELP)
     _add_store_flags(p)
     p.add_argument("--real-clock", action="store_true", help="really wait (default: virtual time)")
 
-    d = sub.add_parser("deliver", help="one message from a sending MTA to a Stalwart receiver over real SMTP")
+    g = sub.add_parser("get", help="one blob GET through Stalwart's S3 retry loop (a read: IMAP FETCH, JMAP, POP3)",
+                       epilog=HORIZON_HELP)
+    _add_store_flags(g)
+    g.add_argument("--missing", action="store_true",
+                   help="the object was never stored, so S3 answers 404 (not an error: the blob is missing)")
+    g.add_argument("--real-clock", action="store_true", help="really wait (default: virtual time)")
+
+    d = sub.add_parser("deliver", help="one message from a sending MTA to a Stalwart receiver over real SMTP",
+                       epilog=HORIZON_HELP)
     _add_store_flags(d)
     d.add_argument("--sender", default="stalwart", choices=["stalwart", "postfix", "exim", "rfc5321"],
                    help="the sending server's retry schedule (default stalwart)")
@@ -77,13 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "smtp_data_done_timeout; exim 10m, final_timeout; rfc5321 10m, a minimum)")
     d.add_argument("--receiver", default="stalwart", choices=["stalwart", "wal"],
                    help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast")
-    d.add_argument("--queue-quota", type=int, default=None, metavar="N",
+    d.add_argument("--queue-quota", type=_count, default=None, metavar="N",
                    help="messages the receiver's queue may hold before it answers 452 4.3.1")
+    d.add_argument("--sender-fault", action="append", default=[], metavar="KIND@START[-END]",
+                   help="a fault on a Stalwart sender's own S3, which its DSNs are queued through "
+                        "(a bounce written while it is down is dropped); S3 kinds only")
 
     k = sub.add_parser("link", help="print Binder and nbviewer links to paste into a forum answer")
     k.add_argument("notebook", help="path of a notebook, e.g. notebooks/03_tempfail_flow.ipynb")
     k.add_argument("--repo", required=True, metavar="OWNER/NAME")
-    k.add_argument("--ref", required=True, metavar="REF", help="a tag or commit SHA (a branch moves)")
+    k.add_argument("--ref", required=True, metavar="REF",
+                   help="what looks like a tag (a name with a version number, e.g. v0.1.0) or a commit SHA; "
+                        "blobedu cannot ask GitHub, so make sure it is not a branch, which moves")
     return parser
 
 
@@ -96,7 +139,33 @@ def _cmd_put(args) -> int:
     faults = FaultPlan(args.fault)
     trace = put(faults=faults, config=config, endpoint=args.endpoint,
                 clock=RealClock() if args.real_clock else None)
-    print(trace.to_json(indent=2) if args.json else render_put(trace))
+    _print(_json(trace) if args.json else render_put(trace))
+    return 0
+
+
+def _json(trace) -> str:
+    """Strict JSON: a value that is not a finite number is a bug, reported as one line, never ``Infinity``."""
+    try:
+        return json.dumps(trace.to_dict(), indent=2, allow_nan=False)
+    except ValueError as exc:
+        raise BlobeduError(f"the result holds a number JSON cannot carry ({exc})") from None
+
+
+def _print(text: str) -> None:
+    print(text)
+    sys.stdout.flush()  # a closed pipe shows up here, inside main(), not at interpreter exit
+
+
+def _cmd_get(args) -> int:
+    from .clock import RealClock
+    from .faults import FaultPlan
+    from .store import get
+
+    config = _store_config(args)
+    faults = FaultPlan(args.fault)
+    trace = get(faults=faults, config=config, endpoint=args.endpoint,
+                clock=RealClock() if args.real_clock else None, missing=args.missing)
+    _print(_json(trace) if args.json else render_get(trace))
     return 0
 
 
@@ -104,29 +173,60 @@ def _cmd_deliver(args) -> int:
     from .delivery import DeliveryConfig, deliver
 
     config = DeliveryConfig(store=_store_config(args), sender=args.sender, sender_version=args.sender_version,
-                            data_timeout=args.data_timeout, receiver=args.receiver, queue_quota=args.queue_quota)
+                            data_timeout=args.data_timeout, receiver=args.receiver, queue_quota=args.queue_quota,
+                            sender_faults=tuple(args.sender_fault))
     if args.endpoint != "in-process":
         raise BlobeduError("deliver runs in virtual time on the in-process endpoint; --endpoint loopback is for put")
     trace = deliver(args.fault, config)
-    print(trace.to_json(indent=2) if args.json else render_deliver(trace))
+    _print(_json(trace) if args.json else render_deliver(trace))
     return 0
 
 
 def _cmd_link(args) -> int:
     from .links import forum_snippet
 
-    print(forum_snippet(args.notebook, args.repo, args.ref))
+    _print(forum_snippet(args.notebook, args.repo, args.ref))
+    return 0
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line: control characters (a newline in a version string...) shown escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message)
+
+
+def _escape_unencodable() -> None:
+    """Show what the output encoding cannot (``PYTHONIOENCODING=ascii`` and "·") as escapes, not a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a stream already closed or detached
+                pass
+
+
+def _reader_went_away() -> int:
+    """stdout's reader closed the pipe: drop what is left unwritten, quietly (the command itself ran)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file descriptor (captured in tests)
+        pass
     return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``blobedu`` command."""
+    _escape_unencodable()
     try:
         args = build_parser().parse_args(argv)
-        return {"put": _cmd_put, "deliver": _cmd_deliver, "link": _cmd_link}[args.command](args)
+        return {"put": _cmd_put, "get": _cmd_get, "deliver": _cmd_deliver, "link": _cmd_link}[args.command](args)
     except BlobeduError as exc:
-        print(f"blobedu: error: {exc}", file=sys.stderr)
+        print(f"blobedu: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _reader_went_away()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -236,7 +236,9 @@ def test_no_duplicate_when_the_outage_clears_before_the_data_timeout():
 
 
 # -- after the 250 ----------------------------------------------------------------------------------------------
-def test_lost_write_without_verify_is_accepted_then_bounces_from_the_receiver():
+def test_lost_write_without_verify_is_accepted_then_its_bounce_is_lost_too():
+    # facts §5 / queue/dsn.rs@v0.16.18:34-68: the receiver queues its bounce through the same store,
+    # which still loses every write: the DSN is "queued" but its blob is gone, so the author never hears
     trace = deliver(["lost-write@0"], DeliveryConfig(store=StoreConfig(version="0.16.1")))
     (session,) = trace.sessions
     assert QUEUED.fullmatch(session.reply) and session.durable_at_reply is False
@@ -244,13 +246,22 @@ def test_lost_write_without_verify_is_accepted_then_bounces_from_the_receiver():
     # local delivery: GET -> 404 -> "Blob not found.", retried on the receiver's 0.16 queue schedule
     assert [e["result"] for e in trace.local] == ["Blob not found."] * 9
     assert [e["t"] for e in trace.local] == [0, 120, 420, 1020, 1920, 3720, 7320, 14520, 100920]
-    assert trace.fate == "bounced" and trace.copies == 1
+    assert trace.fate == "lost" and trace.author_told is False and trace.copies == 1
     (bounce,) = trace.dsns
     assert (bounce["kind"], bounce["origin"], bounce["t"]) == ("failed", "receiver", 3 * D)
+    assert (bounce["queued"], bounce["fate_kind"], bounce["store_outcome"]) == (True, "unreadable", "stored")
     _, per_message, recipient = dsn_blocks(bounce["text"])
     assert per_message["Reporting-MTA"] == "dns; mx.receiver.test"
     assert "Blob not found." in recipient["Diagnostic-Code"]
     assert trace.accepted[0]["bounced_at"] == 3 * D and trace.accepted[0]["mailbox_at"] is None
+
+
+def test_lost_write_that_stops_before_the_expiry_lets_the_receivers_bounce_through():
+    # the first copy's blob is gone for good, but S3 keeps writes again by the 3-day expiry: the bounce is kept
+    trace = deliver(["lost-write@0-1d"], DeliveryConfig(store=StoreConfig(version="0.16.1")))
+    (bounce,) = trace.dsns
+    assert bounce["fate_kind"] == "queued" and bounce["queued"] is True
+    assert trace.fate == "bounced" and trace.author_told is True
 
 
 def test_lost_write_with_verify_is_never_accepted():
