@@ -57,6 +57,9 @@ EXIM_FINAL_TIMEOUT = 10 * MINUTE  # smtp transport final_timeout = 10m, Exim spe
 RFC5321_FINAL_DOT_MINIMUM = 10 * MINUTE  # §4.5.3.2.6: "the minimum per-command timeout values SHOULD be"
 #: Debian's exim4 queue runner interval: QUEUEINTERVAL='30m' (/etc/init.d/exim4:38, exim4-base 4.96-15+deb12u11).
 DEBIAN_EXIM_QUEUE_INTERVAL = 30 * MINUTE
+#: Postfix's queue manager takes a deferred message up to 1 s before its time stamp: it skips
+#: only files with ``st.st_mtime > time((time_t *) 0) + 1`` (src/qmgr/qmgr_active.c:202-203@v3.7.11).
+POSTFIX_SCAN_AHEAD = 1.0
 EXIM_DEFAULT_RULES = "F,2h,15m; G,16h,1h,1.5; F,4d,6h"
 
 
@@ -90,11 +93,22 @@ class Schedule:
             if now - queued >= p["lifetime"]:
                 return None
             delay = min(max(now - queued, p["min_backoff"]), p["max_backoff"])
-            # the queue manager picks deferred mail up at its next run, every queue_run_delay
+            # the queue file's time stamp becomes now + delay (qmgr_active.c:160), and the queue
+            # manager takes it at its next run, every queue_run_delay, once that stamp is at most
+            # 1 s ahead: it skips only st_mtime > time(NULL) + 1 (src/qmgr/qmgr_active.c:202-203
+            # @v3.7.11).  Checked against a real Postfix 3.7.11 (tests/test_realmta.py).
             run = p["queue_run_delay"]
-            return queued + math.ceil((now + delay - queued) / run - 1e-9) * run
+            due = now + delay - POSTFIX_SCAN_AHEAD
+            return queued + math.ceil((due - queued) / run - 1e-9) * run
         if self.kind == "exim":
             first = failures[0]
+            # a message queued longer than the last cutoff times out even if its first failure came
+            # later (src/src/retry.c:756-768@exim-4.96: "timeout this rule if EITHER the host ...
+            # has been failing for more than the maximum time, OR if the message has been on the
+            # queue for more than the maximum time").  Seen on a real Exim 4.96 with F,12s,2s:
+            # queued at 0, failures at 1, 5, 9, 13: it bounced at 13 (13 - 1 = 12 would retry).
+            if now - queued > self.params["rules"][-1][1]:
+                return None
             # Exim picks the first rule with failing_interval <= rule->timeout (src/src/retry.c)
             for kind, cutoff, interval, *growth in self.params["rules"]:
                 if now - first <= cutoff:
