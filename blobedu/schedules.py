@@ -79,6 +79,8 @@ class Schedule:
     bounce_rule: str = "last"
     #: the delay warning's Status, likewise ("last", or Exim's fixed "4.0.0")
     delay_rule: str = "last"
+    #: what the bounce's Diagnostic-Code adds after the last reply when the queue gave up (Exim: retry.c)
+    expiry_note: str = ""
     #: with rule "last", the Status when the last attempt got no SMTP reply at all (refused, timeout, dropped)
     no_reply_status: tuple = (("refused", "4.4.1"), ("timeout", "4.4.2"), ("dropped", "4.4.2"))
 
@@ -248,8 +250,9 @@ def exim(rules: str = EXIM_DEFAULT_RULES, queue_interval: float = DEBIAN_EXIM_QU
     ``queue_interval`` is the queue runner's interval (``exim -q30m`` in Debian's package); 0 means
     a retry happens exactly at the rule's time.  24h delay warnings.  Exim's DSNs carry generic
     codes, not the remote reply's: ``Status: 5.0.0`` for a failed address and ``4.0.0`` for a delayed
-    one, with the reply in ``Diagnostic-Code`` (``src/src/deliver.c``, where it writes the
-    message/delivery-status part).
+    one, with the reply in ``Diagnostic-Code`` (``src/src/deliver.c:7863,8386,5414``@exim-4.96), to
+    which a give-up adds ``: retry timeout exceeded`` (``src/src/retry.c:893``@exim-4.96); a real
+    Exim 4.96 wrote exactly that (notebooks/transcripts/exim_expiry.json).
     """
     if queue_interval < 0 or not math.isfinite(queue_interval):
         raise BlobeduError(f"Exim's queue interval must be 0 or more seconds, got {queue_interval:g}")
@@ -257,7 +260,7 @@ def exim(rules: str = EXIM_DEFAULT_RULES, queue_interval: float = DEBIAN_EXIM_QU
                     params={"rules": parse_exim_rules(rules), "text": str(rules).strip(),
                             "queue_interval": float(queue_interval)},
                     final_dot_wait=_positive("final_timeout", final_timeout), bounce_rule="5.0.0",
-                    delay_rule="4.0.0")
+                    delay_rule="4.0.0", expiry_note=": retry timeout exceeded")
 
 
 def rfc5321() -> Schedule:
