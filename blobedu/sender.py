@@ -175,8 +175,11 @@ class SendingMTA:
             await self._wait_until(nxt, warnings)
         now = self.clock.now()
         last = self.sessions[-1].reply
-        code = last.split()[1] if last.startswith("5") else self.schedule.bounce_status(last)
-        await self._send_dsn(make_dsn("failed", now, SENDER_HOST, code, f"smtp; {last}"))
+        if last.startswith("5"):
+            code, diagnostic = last.split()[1], f"smtp; {last}"
+        else:  # the queue gave up on a temporary failure
+            code, diagnostic = self.schedule.bounce_status(last), f"smtp; {last}{self.schedule.expiry_note}"
+        await self._send_dsn(make_dsn("failed", now, SENDER_HOST, code, diagnostic))
         self.custody.release(held, now, "bounced")
         self.event("bounce")
         self.fate = "bounced"
