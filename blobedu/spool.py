@@ -360,7 +360,9 @@ class FsyncFigures:
     filesystem: str
 
     def __str__(self) -> str:
-        return (f"{self.message_bytes:>9,} B  median {self.median * 1e3:7.3f} ms  p99 {self.p99 * 1e3:7.3f} ms  "
+        from .text import format_bytes
+
+        return (f"{format_bytes(self.message_bytes):>9}  median {self.median * 1e3:7.3f} ms  p99 {self.p99 * 1e3:7.3f} ms  "
                 f"({self.samples} entries on {self.filesystem} in {self.directory})")
 
 

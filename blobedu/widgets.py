@@ -65,7 +65,7 @@ VERIFY_CHOICES = (("version default", "default"), ("on", "on"), ("off", "off"))
 MAX_RETRIES_SLIDER = (0, 20)
 #: What the faults box shows as a hint: every kind, one spec a line.
 FAULTS_HINT = ("one fault a line, KIND@START[-END]: 503@0-1h, refused@0-4d, timeout@0-10m, lost-write@0-1s, "
-               "429@.., crash@30m, disk-loss@30m, disk-full@0-1h")
+               "429@0-10m, crash@30m, disk-loss@30m, disk-full@0-1h")
 
 PUT_DEFAULTS: dict[str, Any] = {
     "faults": "503@0-5s", "version": LATEST, "max_retries": 3, "timeout": "30s",
