@@ -296,3 +296,12 @@ def test_draw_stack_puts_timelines_on_one_time_axis(deliver_1h, deliver_4d):
     assert {plots.STYLES[k].legend for k in set(long.kinds()) | set(short.kinds())} <= legend
     with pytest.raises(ValueError):
         plots.draw_stack([])
+
+
+def test_a_disk_full_window_has_its_own_lane():
+    trace = deliver(["disk-full@0-1h"], DeliveryConfig(receiver="wal"))
+    tl = plots.delivery_lanes(trace)
+    disk = tl.lane("disk")
+    assert disk.spans() == [(0.0, 3600.0, "full")] and disk.bars[0].kind == "disk-full"
+    assert "disk-full" in tl.kinds() and tl.outage == []  # the receiver's disk, not an S3 outage
+    assert "disk" not in plots.delivery_lanes(deliver(["refused@0-1m"], DeliveryConfig())).keys()

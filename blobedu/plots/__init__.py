@@ -25,6 +25,8 @@ Time runs left to right from the first attempt.  Lanes, top to bottom:
                           its code above (``451 ×5`` is five 451s in a row).  A sender that hung
                           up is a hatched purple bar; a reply the receiver sent after that, to
                           nobody, is a hollow mark.
+``receiver disk``         only when a disk-full fault is set: its window, a vermillion bar hatched
+                          ``xx`` (in this model only the spool writes there: its writes fail, ENOSPC).
 ``copy in …``             custody, who holds a copy of the message: sender queue (blue), receiver
                           memory (orange, dotted: gone on a crash), spool (reddish purple,
                           hatched ``\\\\``), S3 (green).  A bar ending in ``>`` is still held when

@@ -174,6 +174,12 @@ def delivery_lanes(trace: DeliveryTrace, faults=None, scale: str = "auto", horiz
     smtp.note = "" if trace.sessions else smtp.note
     lanes.append(smtp)
 
+    full = [f for f in fault_plan.receiver if f.kind == "disk-full"]
+    if full:  # in this model only the spool writes to that disk, but both designs show the window
+        lanes.append(Lane("disk", "receiver disk", bars=[
+            Bar(f.start, axis.hi if f.end is None else min(f.end, axis.hi), "full", "disk-full", True, f.end is None)
+            for f in full]))
+
     holders = list(HOLDERS) + sorted({span["holder"] for span in trace.custody} - set(HOLDERS))
     for holder in holders:
         bars = [Bar(span["from"], axis.hi if span["to"] is None else span["to"], span["note"], holder, False,

@@ -63,6 +63,8 @@ STYLES: dict[str, Style] = {
     "s3-refused": Style("S3 refuses connections", _C["black"], hatch="xx", edge="white"),
     "s3-timeout": Style("S3 silent (timeouts)", _C["reddish purple"], hatch="..", edge="black"),
     "s3-lost-write": Style("S3 loses writes (200, not kept)", _C["yellow"], hatch="++", edge="black"),
+    # the receiver's own disk (bars)
+    "disk-full": Style("receiver disk full (ENOSPC)", _C["vermillion"], hatch="xx", edge="black"),
     # sleeps (bars)
     "backoff": Style("Stalwart backoff sleep", _C["sky blue"], edge=_C["blue"]),
     "transport-retry": Style("rust-s3 transport retry sleep", _C["yellow"], hatch="//", edge="black"),
