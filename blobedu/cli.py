@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Optional, Sequence
 
@@ -30,6 +31,26 @@ def _duration(text: str) -> float:
         return parse_duration(text)
     except BlobeduError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+_WHOLE = re.compile(r"[0-9]{1,12}")
+_NUMBER = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?")
+
+
+def _bounded_int(flag: str, lo: int, hi: int):
+    """A type for a whole number from ``lo`` to ``hi``, in ASCII digits."""
+    def parse(text: str) -> int:
+        if not _WHOLE.fullmatch(text.strip()) or not lo <= int(text) <= hi:
+            raise argparse.ArgumentTypeError(f"{text[:30]!r} is not a whole number from {lo:,} to {hi:,}")
+        return int(text)
+    return parse
+
+
+def _rate(text: str) -> float:
+    """Requests per second: a number above 0 in ASCII digits, e.g. 50 or 2.5."""
+    if not _NUMBER.fullmatch(text.strip()) or not float(text) > 0:
+        raise argparse.ArgumentTypeError(f"{text[:30]!r} is not a number of requests per second above 0, e.g. 50")
+    return float(text)
 
 
 def _add_store_flags(p: argparse.ArgumentParser) -> None:
@@ -79,6 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--queue-quota", type=int, default=None, metavar="N",
                    help="messages the receiver's queue may hold before it answers 452 4.3.1")
 
+    f = sub.add_parser("fleet", help="many messages through an outage: backlog, memory, S3 load, delays, bounces")
+    _add_store_flags(f)
+    f.add_argument("--messages", type=_bounded_int("--messages", 1, 200_000), default=1000, metavar="N",
+                   help="how many messages (default 1000, at most 200000)")
+    f.add_argument("--over", type=_duration, default=86400.0, metavar="DURATION",
+                   help="they arrive evenly spread over this long (default 1d)")
+    f.add_argument("--senders", default="stalwart:40,postfix:40,exim:20", metavar="NAME:SHARE,...",
+                   help="the sending servers and their shares (default stalwart:40,postfix:40,exim:20)")
+    f.add_argument("--receiver", default="stalwart", choices=["stalwart", "wal"],
+                   help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast")
+    f.add_argument("--s3-capacity", type=_rate, default=None, metavar="REQ/S",
+                   help="above this many requests per second S3 answers 503 SlowDown (default: no limit)")
+    f.add_argument("--size", type=_bounded_int("--size", 1, 1 << 30), default=64 * 1024, metavar="BYTES",
+                   help="message size in bytes (default 65536)")
+
     k = sub.add_parser("link", help="print Binder and nbviewer links to paste into a forum answer")
     k.add_argument("notebook", help="path of a notebook, e.g. notebooks/03_tempfail_flow.ipynb")
     k.add_argument("--repo", required=True, metavar="OWNER/NAME")
@@ -111,6 +147,29 @@ def _cmd_deliver(args) -> int:
     return 0
 
 
+def _cmd_fleet(args) -> int:
+    from .clock import HORIZON_SECONDS
+    from .fleet import FleetConfig, parse_senders, run
+
+    if args.endpoint != "in-process":
+        raise BlobeduError("fleet runs without an endpoint (its S3 is the model's own); --endpoint loopback is for put")
+    if args.over > HORIZON_SECONDS:
+        raise BlobeduError("--over must be at most 30d, blobedu's horizon")
+    config = FleetConfig(store=_store_config(args), messages=args.messages, over=args.over,
+                         senders=parse_senders(args.senders), receiver=args.receiver,
+                         s3_capacity=args.s3_capacity, size=args.size)
+    config.check()
+    result = run(args.fault, config)
+    if args.json:
+        try:
+            print(json.dumps(result.to_dict(), allow_nan=False))
+        except ValueError as exc:
+            raise BlobeduError(f"the result holds a number JSON cannot carry ({exc})") from None
+    else:
+        print(result.summary())
+    return 0
+
+
 def _cmd_link(args) -> int:
     from .links import forum_snippet
 
@@ -122,7 +181,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``blobedu`` command."""
     try:
         args = build_parser().parse_args(argv)
-        return {"put": _cmd_put, "deliver": _cmd_deliver, "link": _cmd_link}[args.command](args)
+        return {"put": _cmd_put, "deliver": _cmd_deliver, "fleet": _cmd_fleet,
+                "link": _cmd_link}[args.command](args)
     except BlobeduError as exc:
         print(f"blobedu: error: {exc}", file=sys.stderr)
         return 2
