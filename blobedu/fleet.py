@@ -611,8 +611,12 @@ def _percentiles(values: list[float]) -> dict[str, Optional[float]]:
             "max": round(float(a.max()), 3)}
 
 
-def _level(log: list[tuple[float, int]], grid) -> "Any":
-    """The running total of ``log`` at each grid time (changes at a time count at that time)."""
+def _level(log: list[tuple[float, int]], grid, step: float) -> "Any":
+    """The highest running total of ``log`` in each step ``[t, t + step)`` of the grid.
+
+    The highest, not the value at ``t``: a burst of one-second sessions between two samples must
+    still show, and it is what memory has to hold.
+    """
     import numpy as np
 
     if not log:
@@ -620,7 +624,11 @@ def _level(log: list[tuple[float, int]], grid) -> "Any":
     times = np.fromiter((t for t, _ in log), dtype=float, count=len(log))
     totals = np.cumsum(np.fromiter((d for _, d in log), dtype=np.int64, count=len(log)))
     idx = np.searchsorted(times, grid, side="right") - 1
-    return np.where(idx >= 0, totals[np.maximum(idx, 0)], 0)
+    level = np.where(idx >= 0, totals[np.maximum(idx, 0)], 0)  # carried into each step
+    bins = np.minimum((times / step).astype(np.int64), len(grid) - 1)
+    highest = np.zeros(len(grid), dtype=np.int64)
+    np.maximum.at(highest, bins, totals)
+    return np.maximum(level, highest)
 
 
 def _peak(log: list[tuple[float, int]]) -> int:
@@ -679,11 +687,11 @@ class FleetResult:
             peak_rate = np.zeros(n, dtype=np.int64)
         series = {
             "t": [round(float(t), 3) for t in grid],
-            "sender_backlog": _level(fleet.backlog_log, grid).tolist(),
-            "receiver_memory_bytes": (_level(fleet.memory_log, grid) * size).tolist(),
+            "sender_backlog": _level(fleet.backlog_log, grid, step).tolist(),
+            "receiver_memory_bytes": (_level(fleet.memory_log, grid, step) * size).tolist(),
             "s3_requests_per_s": [round(float(c) / step, 4) for c in counts],
             "s3_peak_requests_per_s": [int(p) for p in peak_rate],
-            "spool_bytes": (_level(fleet.spool_log, grid) * size).tolist(),
+            "spool_bytes": (_level(fleet.spool_log, grid, step) * size).tolist(),
         }
         peak_second = int(np.bincount(np.floor(requests).astype(np.int64)).max()) if len(requests) else 0
         peaks = {"sender_backlog": _peak(fleet.backlog_log),
