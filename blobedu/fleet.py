@@ -645,6 +645,7 @@ class FleetResult:
 
     config: dict[str, Any]
     faults: list[str]
+    s3_windows: list[tuple[str, float, Optional[float]]]
     messages: int
     fates: dict[str, int]
     copies: int
@@ -701,7 +702,8 @@ class FleetResult:
                  "spool_bytes": _peak(fleet.spool_log) * size}
         delays = [m.delivered_at - m.arrival for m in msgs if m.delivered_at is not None]
         return cls(
-            config=fleet.config.to_dict(), faults=fleet.faults.specs(), messages=len(msgs), fates=fates,
+            config=fleet.config.to_dict(), faults=fleet.faults.specs(),
+            s3_windows=[(f.kind, f.start, f.end) for f in fleet.faults.s3], messages=len(msgs), fates=fates,
             copies=copies, duplicates=duplicates, delay=_percentiles(delays),
             smtp_sessions=sum(len(m.sessions) for m in msgs), s3_requests=len(fleet.request_times),
             s3_slowdowns=fleet.slowdowns, peaks=peaks, drain=_drain(fleet), ended=round(fleet.ended, 3),
@@ -710,11 +712,11 @@ class FleetResult:
     def to_dict(self) -> dict[str, Any]:
         """The result as a JSON-ready dict (the CLI's ``fleet --json`` object; no per-message detail)."""
         return {name: getattr(self, name) for name in (
-            "config", "faults", "messages", "fates", "copies", "duplicates", "delay", "smtp_sessions", "s3_requests",
+            "config", "faults", "s3_windows", "messages", "fates", "copies", "duplicates", "delay", "smtp_sessions", "s3_requests",
             "s3_slowdowns", "peaks", "drain", "ended", "series", "wall_seconds")}
 
-    def summary(self) -> str:
-        """A few lines for a terminal or a notebook."""
+    def summary(self, wall: bool = True) -> str:
+        """A few lines for a terminal or a notebook (``wall=False`` leaves out the wall time, which varies)."""
         f, d, p = self.fates, self.delay, self.peaks
         lines = [
             f"{self.messages:,} messages: {f['delivered']:,} delivered, {f['bounced']:,} bounced, "
@@ -735,7 +737,7 @@ class FleetResult:
                          f"{format_duration(self.drain['sender_backlog_seconds'])}"
                          + (f", the spool in {format_duration(self.drain['spool_seconds'])}"
                             if self.drain.get("spool_seconds") else ""))
-        lines.append(f"simulated {format_duration(self.ended)} in {self.wall_seconds:.2f} s of wall time")
+        lines.append(f"simulated {format_duration(self.ended)}" + (f" in {self.wall_seconds:.2f} s of wall time" if wall else ""))
         return "\n".join(lines)
 
 
