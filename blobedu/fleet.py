@@ -611,6 +611,20 @@ def _percentiles(values: list[float]) -> dict[str, Optional[float]]:
             "max": round(float(a.max()), 3)}
 
 
+def _steps(log: list[tuple[float, int]]):
+    """``(times, levels)``: the running total of ``log`` after the last change at each distinct time.
+
+    Changes at one instant are netted first: a message held for zero seconds (a 250 at once) was
+    never held, and must not show as one.
+    """
+    import numpy as np
+
+    times = np.fromiter((t for t, _ in log), dtype=float, count=len(log))
+    totals = np.cumsum(np.fromiter((d for _, d in log), dtype=np.int64, count=len(log)))
+    last = np.append(times[1:] != times[:-1], True)
+    return times[last], totals[last]
+
+
 def _level(log: list[tuple[float, int]], grid, step: float) -> "Any":
     """The highest running total of ``log`` in each step ``[t, t + step)`` of the grid.
 
@@ -621,8 +635,7 @@ def _level(log: list[tuple[float, int]], grid, step: float) -> "Any":
 
     if not log:
         return np.zeros(len(grid), dtype=np.int64)
-    times = np.fromiter((t for t, _ in log), dtype=float, count=len(log))
-    totals = np.cumsum(np.fromiter((d for _, d in log), dtype=np.int64, count=len(log)))
+    times, totals = _steps(log)
     idx = np.searchsorted(times, grid, side="right") - 1
     level = np.where(idx >= 0, totals[np.maximum(idx, 0)], 0)  # carried into each step
     bins = np.minimum((times / step).astype(np.int64), len(grid) - 1)
@@ -632,11 +645,7 @@ def _level(log: list[tuple[float, int]], grid, step: float) -> "Any":
 
 
 def _peak(log: list[tuple[float, int]]) -> int:
-    level = peak = 0
-    for _, d in log:
-        level += d
-        peak = max(peak, level)
-    return peak
+    return int(max(0, _steps(log)[1].max())) if log else 0
 
 
 @dataclass
@@ -725,7 +734,7 @@ class FleetResult:
             "delay of delivered mail: " + (
                 f"median {format_duration(d['p50'])}, p90 {format_duration(d['p90'])}, "
                 f"p99 {format_duration(d['p99'])}, max {format_duration(d['max'])}" if d["max"] is not None else "none delivered"),
-            f"peaks: {p['sender_backlog']:,} messages held by senders, receiver memory {_mib(p['receiver_memory_bytes'])}"
+            f"peaks: {p['sender_backlog']:,} message{'' if p['sender_backlog'] == 1 else 's'} held by senders, receiver memory {_mib(p['receiver_memory_bytes'])}"
             + (f" in {p['receiver_sessions']:,} open sessions" if p["receiver_sessions"] else "")
             + f", {p['s3_requests_per_s']:,} S3 requests in one second"
             + (f", spool {_mib(p['spool_bytes'])}" if p["spool_bytes"] else ""),

@@ -29,8 +29,19 @@ MIB = 2**20
 _C = OKABE_ITO
 
 
+class FleetFigure(Figure):
+    """A Figure that shows itself as a PNG in Jupyter (no pyplot, so it is never shown twice)."""
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=80)
+        return buf.getvalue()
+
+
 def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = FleetFigure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 

@@ -183,7 +183,8 @@ def test_a_hung_s3_on_015_piles_up_sessions_and_memory_where_016_answers_451():
 
 def test_the_wal_spool_grows_and_drains():
     result = run(["refused@2h-8h"], FleetConfig(messages=1000, receiver="wal"))
-    assert result.fates["delivered"] == 1000 and result.peaks["sender_backlog"] == 1
+    # every sender gets its 250 at the instant it sends: none ever holds a message
+    assert result.fates["delivered"] == 1000 and result.peaks["sender_backlog"] == 0
     # the spool holds what arrived during the outage: 6 h of a day's 1000 messages
     assert result.peaks["spool_bytes"] == 250 * 64 * 1024
     assert result.drain["spool_seconds"] <= 61 + 1
