@@ -308,6 +308,7 @@ class Fleet:
         self.messages = [Message(i, names[i], float(a)) for i, a in enumerate(arrivals)]
         self.capacity = _Capacity(c.s3_capacity) if c.s3_capacity else None
         self._s3_faults = self.faults.s3
+        self._answers: dict[tuple, tuple[policy.Reply, bool, float]] = {}
         self._heap: list = []
         self._seq = itertools.count()
         self.now = 0.0
@@ -385,32 +386,40 @@ class Fleet:
     def _s3(self, m: Message, machine: policy.Machine):
         """Drive one :mod:`policy` machine for message ``m``; yields wake times, returns its Outcome.
 
-        A request hung for good (a silent S3 that never comes back, v0.8.2-v0.15.x) never returns.
+        Each request meets the fault the plan holds at that moment (the last listed active one wins,
+        as :meth:`FaultPlan.s3_fault_at`), then the edge rules (:mod:`blobedu.edge`) say what it gets
+        and what it costs.  A request hung for good (a silent S3 that never comes back,
+        v0.8.2-v0.15.x) never returns: only a crash ends it.
         """
-        rules, send = self.rules, machine.send
+        rules, send, sent = self.rules, machine.send, self.request_times.append
+        faults, capacity, memo = self._s3_faults, self.capacity, self._answers
         try:
             step = next(machine)
             while True:
                 if step.__class__ is policy.Send:
                     t = self.now
                     fault = None
-                    for f in self._s3_faults:  # FaultPlan.s3_fault_at: the last listed active fault wins
+                    for f in faults:
                         if f.start <= t and (f.end is None or t < f.end):
                             fault = f
                     fault = rules.fault_for(fault)
-                    if self.capacity is not None and (fault is None or fault.kind == "lost-write"):
-                        if not self.capacity.take(t):
-                            fault = _SLOWDOWN
-                            self.slowdowns += 1
-                    reply, stored = answer(step.method, fault, m.in_s3)
+                    if capacity is not None and (fault is None or fault.kind == "lost-write") and not capacity.take(t):
+                        fault = _SLOWDOWN
+                        self.slowdowns += 1
+                    key = (step.method, fault.kind if fault is not None else None, m.in_s3)
+                    known = memo.get(key)
+                    if known is None:  # answer() and cost() depend on nothing else: compute each once
+                        reply, stored = answer(step.method, fault, m.in_s3)
+                        known = memo[key] = (reply, stored, rules.cost(reply))
+                    reply, stored, cost = known
                     if stored:
                         m.in_s3 = True
-                    self.request_times.append(t)
-                    reply, hang = rules.hang(reply, fault, t)
-                    cost = rules.cost(reply) if hang is None else hang
-                    if cost == math.inf:
-                        while True:
-                            yield None  # hung for good: only a crash ends it
+                    sent(t)
+                    if reply.error == "timeout" and not rules.bounded:
+                        reply, cost = rules.hang(reply, fault, t)
+                        if cost == math.inf:
+                            while True:
+                                yield None  # hung for good: only a crash ends it
                     if cost > 0:
                         yield t + cost
                     step = send(reply)

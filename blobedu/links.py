@@ -60,6 +60,12 @@ NOTEBOOKS: dict[str, Notebook] = {
         "Mostly no: maxRetries helps only with HTTP 5xx, not with an unreachable S3, and a retry loop longer "
         "than the sender's 10-minute DATA timeout delivers the message twice.",
     ),
+    "07_fleet.ipynb": Notebook(
+        "At thousands of messages a day, how much piles up while S3 is down, and how long does it take to drain?",
+        "In the senders' queues; Stalwart's memory holds only sessions in flight (unless a silent S3 hangs them, "
+        "0.15); after S3 returns each sender retries on its own schedule, a Stalwart one up to a day late, in "
+        "bursts with no jitter.",
+    ),
 }
 
 # Names that point at a moving branch rather than a fixed revision.

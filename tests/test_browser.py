@@ -2,7 +2,7 @@
 
 For each ``notebooks/*.ipynb``: open it in JupyterLab, Run > Run All Cells, wait for the kernel to go
 idle, and check that no cell (and no widget Output area) shows an error. In ``00_*`` and ``01_`` a
-reader is also simulated: one widget, found by its description label, is moved and the plot (the
+reader is also simulated (and in ``07_``): one widget, found by its description label, is moved and the plot (the
 image's ``src``) and the verdict text must both change.
 
 Screenshots go to ``test-artifacts/browser/`` (git-ignored): ``NAME-ran-top.png`` and ``NAME-ran-end.png`` after running,
@@ -33,6 +33,7 @@ NOTEBOOKS = notebook_paths()
 WIDGET_NOTEBOOKS = {
     "00_": ("fault", "maxRetries", "version", "Stalwart"),
     "01_": ("maxRetries", "fault", "version", "Stalwart"),
+    "07_": ("outage", "receiver", "Stalwart"),
 }
 
 RUN_TIMEOUT = float(os.environ.get("BLOBEDU_BROWSER_TIMEOUT", "300"))  # seconds, per notebook
