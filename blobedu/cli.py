@@ -1,17 +1,22 @@
 """``blobedu`` on the command line: argument parsing, exit codes, text and JSON output. No behaviour here.
 
 Exit status: 0 when the command ran (whatever the simulated outcome), 2 for bad input (one line on
-stderr, no traceback).
+stderr, no traceback).  Numbers and durations take ASCII digits only.  ``--json`` prints strict
+JSON (no ``Infinity`` or ``NaN``).  Output that the terminal's encoding cannot show is escaped
+rather than crashing, and a reader that stops reading (``blobedu put | head -1``) ends the run
+quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from typing import Optional, Sequence
 
+from .clock import HORIZON_SECONDS
 from .durations import parse_duration
 from .text import render_deliver, render_put
 from .errors import BlobeduError
@@ -26,6 +31,11 @@ class _Parser(argparse.ArgumentParser):
         raise BlobeduError(f"{message} (see {self.prog} --help)")
 
 
+HORIZON_HELP = (f"blobedu simulates at most {HORIZON_SECONDS / 86400:g} days (the horizon): every DURATION is at "
+                "most 30d, settings whose longest S3 write could outlast the horizon are refused, and a run "
+                "that still reaches it stops with an error.")
+
+
 def _duration(text: str) -> float:
     try:
         return parse_duration(text)
@@ -33,32 +43,47 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-_WHOLE = re.compile(r"[0-9]{1,12}")
-_NUMBER = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?")
+_INT = re.compile(r"[ \t]*(-?[0-9]{1,18})[ \t]*")
 
 
-def _bounded_int(flag: str, lo: int, hi: int):
+def _count(text: str) -> int:
+    """A whole number in ASCII digits (int() would also take "1_0", Arabic-Indic or full-width digits)."""
+    match = _INT.fullmatch(text)
+    if not match:
+        shown = repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "...'"
+        raise argparse.ArgumentTypeError(f"{shown} is not a whole number in ASCII digits (at most 18 of them)")
+    return int(match.group(1))
+
+
+def _bounded_int(lo: int, hi: int):
     """A type for a whole number from ``lo`` to ``hi``, in ASCII digits."""
     def parse(text: str) -> int:
-        if not _WHOLE.fullmatch(text.strip()) or not lo <= int(text) <= hi:
-            raise argparse.ArgumentTypeError(f"{text[:30]!r} is not a whole number from {lo:,} to {hi:,}")
-        return int(text)
+        value = _count(text)
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is not a whole number from {lo:,} to {hi:,}")
+        return value
     return parse
+
+
+_NUMBER = re.compile(r"[ \t]*([0-9]{1,12}(?:\.[0-9]{1,12})?)[ \t]*")
 
 
 def _rate(text: str) -> float:
     """Requests per second: a number above 0 in ASCII digits, e.g. 50 or 2.5."""
-    if not _NUMBER.fullmatch(text.strip()) or not float(text) > 0:
-        raise argparse.ArgumentTypeError(f"{text[:30]!r} is not a number of requests per second above 0, e.g. 50")
-    return float(text)
+    match = _NUMBER.fullmatch(text)
+    if not match or not float(match.group(1)) > 0:
+        shown = repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "...'"
+        raise argparse.ArgumentTypeError(f"{shown} is not a number of requests per second above 0, e.g. 50")
+    return float(match.group(1))
 
 
 def _add_store_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stalwart", default=LATEST, metavar="VERSION",
                    help=f"Stalwart version of the receiver (default {LATEST})")
-    p.add_argument("--max-retries", type=int, default=None, metavar="N", help="maxRetries (default: the version's)")
+    p.add_argument("--max-retries", type=_count, default=None, metavar="N", help="maxRetries (default: the version's)")
     p.add_argument("--timeout", type=_duration, default=None, metavar="DURATION",
-                   help="S3 request timeout (default: the version's, 30s)")
+                   help="S3 timeout (default 30s): it bounds the whole request on 0.5.0-0.8.1 and 0.16.x, "
+                        "only the TCP connect on 0.8.2-0.15.x, where a silent S3 hangs")
     verify = p.add_mutually_exclusive_group()
     verify.add_argument("--verify", dest="verify", action="store_true", default=None, help="verifyAfterWrite on")
     verify.add_argument("--no-verify", dest="verify", action="store_false", help="verifyAfterWrite off")
@@ -66,43 +91,51 @@ def _add_store_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fault", action="append", default=[], metavar="KIND@START[-END]",
                    help=f"a fault window; repeat for several. Kinds: {allowed()}")
     p.add_argument("--endpoint", choices=["in-process", "loopback"], default="in-process",
-                   help="moto in this process (default) or a ThreadedMotoServer on 127.0.0.1")
+                   help="moto in this process (default) or moto's S3 server on 127.0.0.1")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _store_config(args):
     from .store import StoreConfig
+    from .versions import behaviour
 
+    if args.verify is False and not behaviour(args.stalwart).verify_supported:
+        # the library takes verify=False as "off", which every version is; a reader asking for
+        # --no-verify expects a setting that exists, so say that it does not
+        raise BlobeduError(f"Stalwart {args.stalwart} has no verifyAfterWrite, so --no-verify changes nothing: "
+                           "the setting first appears in 0.16.2")
     return StoreConfig(version=args.stalwart, max_retries=args.max_retries, timeout=args.timeout,
                        verify=args.verify, latency=args.latency)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = _Parser(prog="blobedu", description="What Stalwart does with a message when S3 fails.")
+    parser = _Parser(prog="blobedu", description="What Stalwart does with a message when S3 fails.",
+                     epilog=HORIZON_HELP)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    p = sub.add_parser("put", help="one blob PUT through Stalwart's S3 retry loop")
+    p = sub.add_parser("put", help="one blob PUT through Stalwart's S3 retry loop", epilog=HORIZON_HELP)
     _add_store_flags(p)
     p.add_argument("--real-clock", action="store_true", help="really wait (default: virtual time)")
 
-    d = sub.add_parser("deliver", help="one message from a sending MTA to a Stalwart receiver over real SMTP")
+    d = sub.add_parser("deliver", help="one message from a sending MTA to a Stalwart receiver over real SMTP",
+                       epilog=HORIZON_HELP)
     _add_store_flags(d)
     d.add_argument("--sender", default="stalwart", choices=["stalwart", "postfix", "exim", "rfc5321"],
                    help="the sending server's retry schedule (default stalwart)")
     d.add_argument("--sender-version", default=None, metavar="VERSION",
                    help=f"version of a Stalwart sender (default {LATEST})")
     d.add_argument("--data-timeout", type=_duration, default=None, metavar="DURATION",
-                   help="how long the sender waits for the reply to the final dot before it gives up on "
+                   help="how long the sender waits for the final-dot reply (the answer to the end of DATA) before it gives up on "
                         "the attempt (default: the sender's own: stalwart 5m, its RCPT timeout; postfix 10m, "
                         "smtp_data_done_timeout; exim 10m, final_timeout; rfc5321 10m, a minimum)")
     d.add_argument("--receiver", default="stalwart", choices=["stalwart", "wal"],
                    help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast")
-    d.add_argument("--queue-quota", type=int, default=None, metavar="N",
+    d.add_argument("--queue-quota", type=_count, default=None, metavar="N",
                    help="messages the receiver's queue may hold before it answers 452 4.3.1")
 
     f = sub.add_parser("fleet", help="many messages through an outage: backlog, memory, S3 load, delays, bounces")
     _add_store_flags(f)
-    f.add_argument("--messages", type=_bounded_int("--messages", 1, 200_000), default=1000, metavar="N",
+    f.add_argument("--messages", type=_bounded_int(1, 200_000), default=1000, metavar="N",
                    help="how many messages (default 1000, at most 200000)")
     f.add_argument("--over", type=_duration, default=86400.0, metavar="DURATION",
                    help="they arrive evenly spread over this long (default 1d)")
@@ -112,13 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast")
     f.add_argument("--s3-capacity", type=_rate, default=None, metavar="REQ/S",
                    help="above this many requests per second S3 answers 503 SlowDown (default: no limit)")
-    f.add_argument("--size", type=_bounded_int("--size", 1, 1 << 30), default=64 * 1024, metavar="BYTES",
+    f.add_argument("--size", type=_bounded_int(1, 1 << 30), default=64 * 1024, metavar="BYTES",
                    help="message size in bytes (default 65536)")
 
     k = sub.add_parser("link", help="print Binder and nbviewer links to paste into a forum answer")
     k.add_argument("notebook", help="path of a notebook, e.g. notebooks/03_tempfail_flow.ipynb")
     k.add_argument("--repo", required=True, metavar="OWNER/NAME")
-    k.add_argument("--ref", required=True, metavar="REF", help="a tag or commit SHA (a branch moves)")
+    k.add_argument("--ref", required=True, metavar="REF",
+                   help="what looks like a tag (a name with a version number, e.g. v0.1.0) or a commit SHA; "
+                        "blobedu cannot ask GitHub, so make sure it is not a branch, which moves")
     return parser
 
 
@@ -131,8 +166,21 @@ def _cmd_put(args) -> int:
     faults = FaultPlan(args.fault)
     trace = put(faults=faults, config=config, endpoint=args.endpoint,
                 clock=RealClock() if args.real_clock else None)
-    print(trace.to_json(indent=2) if args.json else render_put(trace))
+    _print(_json(trace) if args.json else render_put(trace))
     return 0
+
+
+def _json(trace) -> str:
+    """Strict JSON: a value that is not a finite number is a bug, reported as one line, never ``Infinity``."""
+    try:
+        return json.dumps(trace.to_dict(), indent=2, allow_nan=False)
+    except ValueError as exc:
+        raise BlobeduError(f"the result holds a number JSON cannot carry ({exc})") from None
+
+
+def _print(text: str) -> None:
+    print(text)
+    sys.stdout.flush()  # a closed pipe shows up here, inside main(), not at interpreter exit
 
 
 def _cmd_deliver(args) -> int:
@@ -143,7 +191,7 @@ def _cmd_deliver(args) -> int:
     if args.endpoint != "in-process":
         raise BlobeduError("deliver runs in virtual time on the in-process endpoint; --endpoint loopback is for put")
     trace = deliver(args.fault, config)
-    print(trace.to_json(indent=2) if args.json else render_deliver(trace))
+    _print(_json(trace) if args.json else render_deliver(trace))
     return 0
 
 
@@ -162,30 +210,61 @@ def _cmd_fleet(args) -> int:
     result = run(args.fault, config)
     if args.json:
         try:
-            print(json.dumps(result.to_dict(), allow_nan=False))
+            text = json.dumps(result.to_dict(), allow_nan=False)  # one line: the series are long
         except ValueError as exc:
             raise BlobeduError(f"the result holds a number JSON cannot carry ({exc})") from None
+        _print(text)
     else:
-        print(result.summary())
+        _print(result.summary())
     return 0
 
 
 def _cmd_link(args) -> int:
     from .links import forum_snippet
 
-    print(forum_snippet(args.notebook, args.repo, args.ref))
+    _print(forum_snippet(args.notebook, args.repo, args.ref))
+    return 0
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line: control characters (a newline in a version string...) shown escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message)
+
+
+def _escape_unencodable() -> None:
+    """Show what the output encoding cannot (``PYTHONIOENCODING=ascii`` and "·") as escapes, not a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a stream already closed or detached
+                pass
+
+
+def _reader_went_away() -> int:
+    """stdout's reader closed the pipe: drop what is left unwritten, quietly (the command itself ran)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file descriptor (captured in tests)
+        pass
     return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``blobedu`` command."""
+    _escape_unencodable()
     try:
         args = build_parser().parse_args(argv)
         return {"put": _cmd_put, "deliver": _cmd_deliver, "fleet": _cmd_fleet,
                 "link": _cmd_link}[args.command](args)
     except BlobeduError as exc:
-        print(f"blobedu: error: {exc}", file=sys.stderr)
+        print(f"blobedu: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _reader_went_away()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,10 +10,22 @@ from __future__ import annotations
 
 import time
 
+from .errors import BlobeduError
+
 #: The longest stretch of simulated time any run covers: 30 days.  Every sender gives up within 5
 #: days (Postfix's maximal_queue_lifetime, the longest of them), so a run that needs more is
-#: either stuck (a silent S3 on a version with no request timeout) or absurd; it stops here.
+#: either stuck (a silent S3 on a version with no request timeout) or absurd; it stops here.  It is
+#: also far below 2**24 s (194 days), where looptime's event loop stops resolving timers and would
+#: spin at 100 % CPU forever.  Inputs that could outlast it are refused
+#: (:meth:`blobedu.store.StoreConfig.check_horizon`, :func:`blobedu.durations.parse_duration`), and
+#: :func:`run_virtual` never lets a loop's clock pass it.
 HORIZON_SECONDS = 30 * 86400.0
+
+
+def past_horizon(what: str) -> BlobeduError:
+    """The error for a run that reached :data:`HORIZON_SECONDS`."""
+    return BlobeduError(f"{what} would run past blobedu's horizon of 30 days (HORIZON_SECONDS); "
+                        "shorten the timeout, the retries or the faults")
 
 
 class VirtualClock:
@@ -23,20 +35,26 @@ class VirtualClock:
 
     def __init__(self, start: float = 0.0) -> None:
         self._now = float(start)
+        self._end = self._now + HORIZON_SECONDS
 
     def now(self) -> float:
         """Seconds on this clock."""
         return self._now
 
+    def _advance(self, seconds: float) -> None:
+        if not self._now + seconds <= self._end:  # also refuses NaN
+            raise past_horizon("this run")
+        self._now += seconds
+
     def sleep(self, seconds: float) -> None:
         """Advance time by ``seconds`` (no real waiting)."""
         if seconds < 0:
             raise ValueError("cannot sleep a negative time")
-        self._now += seconds
+        self._advance(seconds)
 
     def spend(self, seconds: float, already: float = 0.0) -> None:
         """Account for a request that took ``seconds`` on the model's clock."""
-        self._now += max(0.0, seconds)
+        self._advance(max(0.0, seconds))
 
 
 class RealClock:
@@ -52,7 +70,9 @@ class RealClock:
         return time.monotonic() - self._t0
 
     def sleep(self, seconds: float) -> None:
-        """Really wait ``seconds``."""
+        """Really wait ``seconds`` (never past the horizon: ``time.sleep`` overflows near 9e12 s)."""
+        if not self.now() + seconds <= HORIZON_SECONDS:
+            raise past_horizon("this run")
         if seconds > 0:
             time.sleep(seconds)
 
@@ -99,11 +119,24 @@ def run_virtual(make_coro):
 
     import looptime
 
+    async def bounded():
+        # never let the loop's virtual clock pass the horizon: looptime stops resolving timers
+        # near 2**24 s and would spin at 100 % CPU forever
+        try:
+            return await asyncio.wait_for(make_coro(), HORIZON_SECONDS)
+        except asyncio.TimeoutError:
+            raise past_horizon("this delivery") from None
+
     def run():
         loop = looptime.new_event_loop(start=0.0)
         try:
-            return loop.run_until_complete(make_coro())
+            return loop.run_until_complete(bounded())
         finally:
+            leftover = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in leftover:  # e.g. a receiver's queue, cut off at the horizon
+                task.cancel()
+            if leftover:
+                loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 

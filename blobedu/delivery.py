@@ -54,7 +54,7 @@ class DeliveryConfig:
 
     def check(self) -> None:
         """Raise :class:`BlobeduError` for any bad value."""
-        self.store.resolved()
+        self.store.check_horizon()  # resolved(), and nothing a run could not finish within the horizon
         if self.sender not in SENDERS:
             raise BlobeduError(f"unknown sender {self.sender!r}: {', '.join(SENDERS)}")
         sender_schedule(self.sender, self.sender_version)

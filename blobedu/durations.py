@@ -2,30 +2,50 @@
 
 from __future__ import annotations
 
+import math
 import re
 
+from .clock import HORIZON_SECONDS
 from .errors import BlobeduError
 
 _UNITS = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+# ASCII digits only: \d and float() would also take Arabic-Indic or full-width digits, and float() "1_0"
+_PATTERN = re.compile(r"[ \t]*([0-9]+(?:\.[0-9]+)?)[ \t]*(ms|s|m|h|d)?[ \t]*")
+
+
+def _within_horizon(seconds: float, text: object) -> float:
+    if not math.isfinite(seconds) or seconds > HORIZON_SECONDS:
+        raise BlobeduError(f"duration {_short(text)} is longer than blobedu's horizon of 30 days (30d); "
+                           "blobedu simulates at most 30 days")
+    return seconds
+
+
+def _short(text: object) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 40 else shown[:37] + "...'"
 
 
 def parse_duration(text: str | float | int) -> float:
-    """Parse ``7``, ``7s``, ``2m``, ``1h``, ``3d`` (or ``250ms``) into seconds."""
+    """Parse ``7``, ``7s``, ``2m``, ``1h``, ``3d`` (or ``250ms``) into seconds, at most the 30-day horizon."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
+        if text != text:
+            raise BlobeduError("duration is not a number (NaN)")
         if text < 0:
-            raise BlobeduError(f"duration {text!r} is negative; durations are 0 or more seconds")
-        return float(text)
-    match = _PATTERN.match(str(text))
+            raise BlobeduError(f"duration {_short(text)} is negative; durations are 0 or more seconds")
+        return _within_horizon(float(text), text)
+    match = _PATTERN.fullmatch(str(text))
     if not match:
         raise BlobeduError(
-            f"bad duration {text!r}: use a number with an optional unit ms, s, m, h or d (e.g. 7, 7s, 2m, 1h, 3d)"
+            f"bad duration {_short(text)}: use a number with an optional unit ms, s, m, h or d "
+            "(e.g. 7, 7s, 2m, 1h, 3d), in ASCII digits, at most 30d"
         )
-    return float(match.group(1)) * _UNITS[match.group(2) or ""]
+    return _within_horizon(float(match.group(1)) * _UNITS[match.group(2) or ""], text)
 
 
 def format_duration(seconds: float) -> str:
     """Render seconds for people: ``950ms``, ``7s``, ``2m``, ``1h02m``, ``3d``."""
+    if not math.isfinite(seconds):
+        return "forever" if seconds > 0 else ("-forever" if seconds < 0 else "?")
     if seconds < 0:
         return "-" + format_duration(-seconds)
     if seconds < 1 and seconds != 0:

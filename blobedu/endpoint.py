@@ -7,19 +7,46 @@ Two endpoints speak the real S3 API through boto3, with the SDK's own retries tu
   works on Binder.  A fault is injected in botocore's ``before-send`` hook, registered first, so the
   SDK sees a real exception (``EndpointConnectionError``, ``ReadTimeoutError``) or a real HTTP
   response with an S3 error body.
-* :class:`LoopbackEndpoint`: a :class:`moto.server.ThreadedMotoServer` on 127.0.0.1 and a free port.
+* :class:`LoopbackEndpoint`: moto's S3 server (its WSGI app on werkzeug) on 127.0.0.1 and a free port.
   Faults are real sockets: ``refused`` connects to a port that is bound but not listening (the
   kernel answers RST), ``timeout`` to a server that reads the request and never answers, and HTTP
   faults to a small loopback server that answers with that status.
 
 Loopback only: credentials are fake, and an endpoint URL that is not on 127.0.0.0/8 or ::1 is
 refused unless the caller passes ``allow_remote=True``.  Nothing here decides whether to retry.
+
+**The guarantee: no configuration can move a request.**  Every boto3 client is built by
+:func:`_client` on a *sealed* botocore session, so nothing outside this file decides where it
+connects:
+
+* the session's config store reads no environment variable and no file: every botocore session
+  variable (profile, region, ``config_file``, ``credentials_file``, ``data_path``, FIPS, dual-stack,
+  the ``s3`` and ``proxies_config`` sections...) is its built-in default or a value set here, and the
+  config and credentials files are ``os.devnull``.  ``AWS_PROFILE``, ``AWS_CONFIG_FILE``,
+  ``~/.aws/config`` and ``AWS_DATA_PATH`` are never read, so a missing profile cannot crash a run;
+* service models and endpoint rules come from botocore's own ``data`` directory only, never from
+  ``~/.aws/models``;
+* ``Config(ignore_configured_endpoint_urls=True)``: ``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``
+  and a profile's ``endpoint_url`` are ignored (botocore ``args.py``, ``_compute_configured_endpoint_url``);
+* ``Config(proxies={})``: botocore reads ``HTTP_PROXY``/``HTTPS_PROXY`` (urllib's
+  ``getproxies``) only when ``proxies`` is None (``EndpointCreator.create_endpoint``,
+  botocore/endpoint.py), so no proxy is ever used;
+* credentials are passed explicitly (fake), so no credential provider runs (no IMDS, no SSO);
+* moto's in-process mock is used directly, so ``TEST_SERVER_MODE``/``TEST_PROXY_MODE`` cannot turn
+  it into a client of a moto server somewhere else;
+* the in-process client has no HTTP session at all: moto's stubber answers in botocore's
+  ``before-send`` event, and a request nothing answered reaches :class:`_NoNetwork`, which refuses
+  it instead of opening a socket.
+
+``tests/test_security.py`` proves it with ``sys.addaudithook`` on ``socket.connect``: with those
+variables pointing at outside addresses, put, deliver, get and the live demo connect to loopback only.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import itertools
+import os
 import socket
 import threading
 import time
@@ -29,8 +56,12 @@ from urllib.parse import urlparse
 
 import boto3
 import botocore.exceptions
+import botocore.session
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+from botocore.configprovider import (BOTOCORE_DEFAUT_SESSION_VARIABLES, ChainProvider, ConfigValueStore,
+                                     ConstantProvider, InstanceVarProvider)
+from botocore.loaders import Loader
 
 from .errors import BlobeduError
 from .faults import Fault
@@ -46,6 +77,9 @@ def _fresh_bucket() -> str:
     """A new bucket name per endpoint: moto keeps its state per process, so runs must not share one."""
     return f"{DEFAULT_BUCKET}-{next(_BUCKETS)}"
 _FAULT_HEADER = "x-blobedu-fault"
+
+#: How often the loopback servers check for a shutdown request (seconds).
+_POLL = 0.01
 
 _ERROR_CODES = {
     500: ("InternalError", "We encountered an internal error. Please try again."),
@@ -90,16 +124,44 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: botocore's own data files only: not ``~/.aws/models`` nor ``AWS_DATA_PATH``, where a service model or
+#: an ``endpoints.json`` could redirect requests.  One loader for every client: each parsed model is
+#: then held once, not once per client.
+_LOADER = Loader(extra_search_paths=[Loader.BUILTIN_DATA_PATH], include_default_search_paths=False)
+
+
+def _sealed_session() -> botocore.session.Session:
+    """A botocore session whose settings come from no environment variable and no file (see the module doc)."""
+    core = botocore.session.Session()
+    core.register_component("data_loader", _LOADER)
+    mapping = {}
+    for name, (_file_key, _env, default, convert) in BOTOCORE_DEFAUT_SESSION_VARIABLES.items():
+        # only what this process sets on the session (set_config_variable), else botocore's default
+        mapping[name] = ChainProvider([InstanceVarProvider(name, core), ConstantProvider(default)], convert)
+    mapping["config_file"] = ConstantProvider(os.devnull)
+    mapping["credentials_file"] = ConstantProvider(os.devnull)
+    mapping["profile"] = ConstantProvider(None)
+    mapping["s3"] = ConstantProvider(None)
+    mapping["proxies_config"] = ConstantProvider(None)
+    core.register_component("config_store", ConfigValueStore(mapping))
+    return core
+
+
 def _client(endpoint_url: Optional[str], timeout: float):
+    """A boto3 S3 client that connects where ``endpoint_url`` says and nowhere else (None: moto in-process)."""
+    if timeout != timeout or timeout <= 0 or timeout == float("inf"):
+        raise BlobeduError(f"socket timeout must be a finite number of seconds above 0, got {timeout}")
     config = Config(
         region_name=REGION,
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=timeout,
         read_timeout=timeout,
         s3={"addressing_style": "path"},
+        proxies={},  # not None: botocore would fall back to HTTP_PROXY/HTTPS_PROXY
+        ignore_configured_endpoint_urls=True,  # AWS_ENDPOINT_URL(_S3), a profile's endpoint_url
     )
-    session = boto3.session.Session(region_name=REGION, **FAKE_CREDENTIALS)
-    return session.client("s3", endpoint_url=endpoint_url, config=config)
+    session = boto3.session.Session(botocore_session=_sealed_session(), region_name=REGION, **FAKE_CREDENTIALS)
+    return session.client("s3", region_name=REGION, endpoint_url=endpoint_url, config=config)
 
 
 def _call(client, method: str, bucket: str, key: str, body: bytes) -> Reply:
@@ -124,7 +186,10 @@ def _call(client, method: str, bucket: str, key: str, body: bytes) -> Reply:
         return Reply(status=int(meta.get("HTTPStatusCode") or err.get("Code") or 0), body=body)
     except (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError):
         return Reply(error="timeout")
-    except botocore.exceptions.EndpointConnectionError:
+    except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError):
+        # refused, or a connection reset or closed before the answer (ConnectionClosedError,
+        # ResponseStreamingError), e.g. when S3 is unplugged mid-request: a transport error, which
+        # rust-s3 and Stalwart treat like a refused connect (the plots draw both as one marker)
         return Reply(error="refused")
 
 
@@ -134,15 +199,21 @@ class InProcessEndpoint:
     kind = "in-process"
 
     def __init__(self, bucket: str | None = None) -> None:
-        from moto import mock_aws
+        # moto's in-process mock itself, not mock_aws(): with TEST_SERVER_MODE=true or TEST_PROXY_MODE=true
+        # in the environment, mock_aws() returns a mock that talks to a moto server at an address the
+        # environment names (TEST_SERVER_MODE_ENDPOINT)
+        from moto.core.models import MockAWS
 
         self.bucket = bucket or _fresh_bucket()
-        self._mock = mock_aws()
+        self._mock = MockAWS()
         self._mock.start()
         self._open = True
         self._fault: Optional[Fault] = None
         self._client = _client(None, 30.0)
         self._client.meta.events.register_first("before-send.s3", self._before_send)
+        # botocore sends through http_session only when no before-send handler answered; moto's
+        # stubber answers every request it knows, so whatever reaches this is refused, never sent.
+        self._client._endpoint.http_session = _NoNetwork()
         self._client.create_bucket(Bucket=self.bucket)
 
     def _before_send(self, request, **_kwargs):
@@ -197,6 +268,17 @@ class InProcessEndpoint:
         self.close()
 
 
+class _NoNetwork:
+    """The in-process client's HTTP session: it has no sockets, so a request moto did not answer goes nowhere."""
+
+    def send(self, request):
+        raise BlobeduError(f"moto's in-process mock did not answer {request.method} {request.url}; refusing to "
+                           "send it over the network: the in-process endpoint never connects anywhere")
+
+    def close(self) -> None:
+        pass
+
+
 class _Raw:
     """The minimal raw body botocore reads from an ``AWSResponse``."""
 
@@ -244,8 +326,59 @@ class _FaultHandler(BaseHTTPRequestHandler):
         pass
 
 
+class _MotoServer:
+    """moto's S3 API on a threaded werkzeug server on 127.0.0.1, the way ``ThreadedMotoServer`` runs it, except:
+
+    * :meth:`stop` pulls the plug: it closes the listening socket *and* every open connection, so a
+      kept-alive connection cannot go on answering from an "unplugged" S3, and a request in flight
+      meets a closed connection, as it would when a real S3 node goes away;
+    * the WSGI app is passed in, so plugging back in reuses moto's apps instead of building new ones;
+    * shutdown polls every 10 ms, not 500 ms (unplug is a click in notebook 00; a 200-cycle test runs it).
+    """
+
+    def __init__(self, app, port: int = 0) -> None:
+        from werkzeug.serving import make_server
+
+        self._server = make_server("127.0.0.1", port, app, threaded=True)
+        self.port = self._server.server_address[1]
+        self._connections: set[socket.socket] = set()
+        self._conn_lock = threading.Lock()
+        serve_request = self._server.process_request
+
+        def process_request(request, client_address):
+            with self._conn_lock:
+                self._connections.add(request)
+            serve_request(request, client_address)
+
+        close_request = self._server.shutdown_request
+
+        def shutdown_request(request):
+            with self._conn_lock:
+                self._connections.discard(request)
+            close_request(request)
+
+        self._server.process_request = process_request
+        self._server.shutdown_request = shutdown_request
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": _POLL},
+                                        name="blobedu-moto", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop accepting, close the listening socket and every open connection."""
+        self._server.shutdown()
+        self._thread.join()
+        self._server.server_close()
+        with self._conn_lock:
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
 class LoopbackEndpoint:
-    """A real S3 API over TCP on 127.0.0.1: ThreadedMotoServer, plus real refused and silent sockets."""
+    """A real S3 API over TCP on 127.0.0.1: moto's server, plus real refused and silent sockets."""
 
     kind = "loopback"
 
@@ -253,18 +386,19 @@ class LoopbackEndpoint:
                  virtual_timeout: float = 0.2) -> None:
         import logging
 
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on stderr
 
+        self._owns_bucket = bucket is None
         self.bucket = bucket or _fresh_bucket()
-        self._server = None
+        self._server: Optional[_MotoServer] = None
+        self._app = None
         self._running = url is None
         if url is None:
-            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-            self._server.start()
-            host, port = self._server.get_host_and_port()
-            url = f"http://{host}:{port}"
+            from moto.server import DomainDispatcherApplication, create_backend_app
+
+            self._app = DomainDispatcherApplication(create_backend_app)
+            self._server = _MotoServer(self._app)
+            url = f"http://127.0.0.1:{self._server.port}"
         self.url = ensure_loopback(url, allow_remote)
         # refused: a port bound but never listening; the kernel answers the SYN with RST.
         self._dead = socket.socket()
@@ -274,18 +408,33 @@ class LoopbackEndpoint:
         self._faults = ThreadingHTTPServer(("127.0.0.1", 0), _FaultHandler)
         self._faults.daemon_threads = True
         self._faults.stop_event = threading.Event()
-        threading.Thread(target=self._faults.serve_forever, daemon=True).start()
+        self._faults_thread = threading.Thread(target=self._faults.serve_forever, kwargs={"poll_interval": _POLL},
+                                               daemon=True)
+        self._faults_thread.start()
         self.fault_url = f"http://127.0.0.1:{self._faults.server_address[1]}"
         self.virtual_timeout = virtual_timeout
         self._clients: dict[tuple[str, float], object] = {}
         self._lock = threading.Lock()
         self._client_for(self.url, 30.0).create_bucket(Bucket=self.bucket)
 
+    def _socket_timeout(self, timeout: float, real_time: bool, silent: bool) -> float:
+        """The real socket timeout of one request.
+
+        On the real clock it is the model's timeout.  On a virtual clock the model alone decides
+        what times out (the ``timeout`` fault, or a latency at or above the timeout), so a request
+        S3 answers gets a generous real wait: a slow machine must not turn a stored blob into a
+        timeout (and the blob would then be in S3 although the PUT "failed").  Only the silent
+        socket is given up after ``virtual_timeout`` real seconds.
+        """
+        if real_time:
+            return timeout
+        return self.virtual_timeout if silent else VIRTUAL_SOCKET_TIMEOUT
+
     def prepare(self, timeout: float, real_time: bool = False) -> None:
         """Build the boto3 clients a run will use, so that building them costs no request any time."""
-        socket_timeout = timeout if real_time else min(timeout, self.virtual_timeout)
         for url in (self.url, self.refused_url, self.fault_url):
-            self._client_for(url, socket_timeout)
+            self._client_for(url, self._socket_timeout(timeout, real_time, silent=False))
+        self._client_for(self.fault_url, self._socket_timeout(timeout, real_time, silent=True))
 
     def _client_for(self, url: str, timeout: float):
         with self._lock:
@@ -301,7 +450,8 @@ class LoopbackEndpoint:
              timeout: float = 30.0, real_time: bool = False) -> tuple[Reply, float]:
         """Send one request over TCP; on a virtual clock a silent socket is given up after a short real wait."""
         t0 = time.monotonic()
-        socket_timeout = timeout if real_time else min(timeout, self.virtual_timeout)
+        silent = fault is not None and fault.kind == "timeout"
+        socket_timeout = self._socket_timeout(timeout, real_time, silent)
         if fault is None or (fault.kind == "lost-write" and method != "PUT"):
             reply = _call(self._client_for(self.url, socket_timeout), method, self.bucket, key, body)
         elif fault.kind == "refused":
@@ -316,22 +466,27 @@ class LoopbackEndpoint:
         return reply, time.monotonic() - t0
 
     def unplug(self) -> None:
-        """Pull the plug: stop the moto server, so every request meets a real refused connection."""
+        """Pull the plug: stop the moto server and drop every connection, so every request meets a real
+        refused connection (and one in flight a closed one)."""
         if self._server is None or not self._running:
             raise BlobeduError("this loopback S3 is not one blobedu started, or it is already unplugged")
         self._server.stop()
         self._running = False
+        self._drop_pooled_connections()
 
     def plug(self) -> None:
         """Plug it back in: start the moto server again on the same port; moto keeps the bucket."""
-        from moto.server import ThreadedMotoServer
-
         if self._server is None or self._running:
             raise BlobeduError("this loopback S3 is not one blobedu started, or it is already running")
-        port = urlparse(self.url).port
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        self._server.start()
+        self._server = _MotoServer(self._app, urlparse(self.url).port)
         self._running = True
+
+    def _drop_pooled_connections(self) -> None:
+        """Close the clients' kept-alive connections (a new request opens a new one)."""
+        with self._lock:
+            clients = list(self._clients.values())
+        for client in clients:
+            client.close()
 
     @property
     def plugged(self) -> bool:
@@ -348,15 +503,32 @@ class LoopbackEndpoint:
         return [o["Key"] for o in listing.get("Contents", [])]
 
     def close(self) -> None:
-        """Stop the servers and free the ports."""
+        """Stop the servers, free the ports, and forget this endpoint's bucket (moto's state is process-wide)."""
+        if self._server is not None and self._running and self._owns_bucket:
+            self._forget_bucket()
         self._faults.stop_event.set()
         self._faults.shutdown()
         self._faults.server_close()
+        self._faults_thread.join(timeout=5)
         self._dead.close()
         if self._server is not None:
             if self._running:
                 self._server.stop()
             self._server = None
+            self._running = False
+        self._drop_pooled_connections()
+        with self._lock:
+            self._clients.clear()
+
+    def _forget_bucket(self) -> None:
+        client = self._client_for(self.url, 30.0)
+        try:
+            for key in self.keys():
+                client.delete_object(Bucket=self.bucket, Key=key)
+            client.delete_bucket(Bucket=self.bucket)
+        except (botocore.exceptions.ClientError, botocore.exceptions.ConnectionError,
+                botocore.exceptions.HTTPClientError):
+            pass  # only memory is at stake
 
     def __enter__(self):
         return self
@@ -364,6 +536,9 @@ class LoopbackEndpoint:
     def __exit__(self, *exc):
         self.close()
 
+
+#: The real wait for an answer on a virtual clock (see :meth:`LoopbackEndpoint._socket_timeout`).
+VIRTUAL_SOCKET_TIMEOUT = 30.0
 
 _PENDING = threading.local()
 

@@ -133,8 +133,8 @@ class FleetConfig:
     samples: int = DEFAULT_SAMPLES
 
     def check(self) -> None:
-        """Raise :class:`BlobeduError` for any bad value."""
-        self.store.resolved()
+        """Raise :class:`BlobeduError` for any bad value (a store whose one write could outlast the horizon too)."""
+        self.store.check_horizon()
         if not isinstance(self.messages, int) or not 1 <= self.messages <= MAX_MESSAGES:
             raise BlobeduError(f"messages must be a whole number from 1 to {MAX_MESSAGES:,}, got {self.messages!r}")
         if not (0 <= self.over <= HORIZON_SECONDS):

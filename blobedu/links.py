@@ -7,7 +7,11 @@ the functions below turn a row into links that open the notebook on Binder (runn
 nbviewer (read-only).
 
 Links are pinned to a tag or a commit SHA: a branch such as ``main`` moves, and a forum answer
-that links to a branch stops matching its text the next time the notebook changes.
+that links to a branch stops matching its text the next time the notebook changes.  blobedu
+cannot ask GitHub what a name is, so it accepts what *looks like* a tag (ASCII letters, digits,
+``.``, ``-``, ``_``, ``+``, path segments joined by ``/``, with a version number in the last
+segment, e.g. ``v0.1.0``) or a commit SHA (7 to 40 hex digits), and refuses everything else.  A
+branch named like a version (``release-1.0``) still gets through: check that the ref is a tag.
 """
 
 from __future__ import annotations
@@ -53,12 +57,13 @@ NOTEBOOKS: dict[str, Notebook] = {
     "04_no_wal.ipynb": Notebook(
         "Does Stalwart have a WAL or cache for blobs, and would one help?",
         "No: the blob is in S3 before the final dot is answered, else the sender keeps custody; a WAL would "
-        "answer 250 at once but leave the only copy on one local disk, where a disk loss loses accepted mail.",
+        "answer 250 at once but leave the only copy on one local disk for the whole outage.",
     ),
     "05_tuning.ipynb": Notebook(
         "Should I raise maxRetries or the timeout?",
         "Mostly no: maxRetries helps only with HTTP 5xx, not with an unreachable S3, and a retry loop longer "
-        "than the sender's 10-minute DATA timeout delivers the message twice.",
+        "than the sender waits for the final-dot reply (5 minutes for a Stalwart sender, 10 for Postfix and "
+        "Exim) delivers the message twice.",
     ),
     "07_fleet.ipynb": Notebook(
         "At thousands of messages a day, how much piles up while S3 is down, and how long does it take to drain?",
@@ -71,37 +76,52 @@ NOTEBOOKS: dict[str, Notebook] = {
 # Names that point at a moving branch rather than a fixed revision.
 MOVING_REFS = frozenset({"main", "master", "head", "develop", "development", "dev", "trunk", "gh-pages"})
 
-_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
-_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+# matched with fullmatch: "$" would also match before a trailing newline ("blobedu\n/blobedu")
+_OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _BAD_REF_CHARS = re.compile(r"[\s~^:?*\[\\]|\.\.|@\{|//")
+_SHA = re.compile(r"[0-9a-f]{7,40}")
+_REF_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+_VERSION_NUMBER = re.compile(r"(?:^|[^A-Za-z])v?[0-9]+(?:\.[0-9]+)*(?:$|[^A-Za-z0-9])", re.IGNORECASE)
+
+
+def _shown(text: str) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 60 else shown[:57] + "...'"
 
 
 def _check_repo(repo: str) -> tuple[str, str]:
-    text = (repo or "").strip()
+    text = (repo or "").strip(" \t")
     if not text:
         raise BlobeduError("repo is empty; give the GitHub repository as OWNER/NAME, e.g. blobedu/blobedu")
     if "://" in text or text.startswith(("github.com", "www.")):
-        raise BlobeduError(f"repo {repo!r} is a URL; give the GitHub repository as OWNER/NAME, e.g. blobedu/blobedu")
+        raise BlobeduError(f"repo {_shown(repo)} is a URL; give the GitHub repository as OWNER/NAME, e.g. blobedu/blobedu")
     parts = text.split("/")
-    if len(parts) != 2 or not _OWNER.match(parts[0]) or not _NAME.match(parts[1]) or parts[1] in (".", ".."):
-        raise BlobeduError(f"repo {repo!r} is not OWNER/NAME (letters, digits, '-', '.', '_'), e.g. blobedu/blobedu")
+    if len(parts) != 2 or not _OWNER.fullmatch(parts[0]) or not _NAME.fullmatch(parts[1]) or parts[1] in (".", ".."):
+        raise BlobeduError(f"repo {_shown(repo)} is not OWNER/NAME (letters, digits, '-', '.', '_'), e.g. blobedu/blobedu")
     owner, name = parts
     if name.endswith(".git"):
-        raise BlobeduError(f"repo {repo!r}: drop the '.git' and give OWNER/NAME, e.g. {owner}/{name[:-4]}")
+        raise BlobeduError(f"repo {_shown(repo)}: drop the '.git' and give OWNER/NAME, e.g. {owner}/{name[:-4]}")
     return owner, name
 
 
 def _check_ref(ref: str) -> str:
-    text = (ref or "").strip()
+    """``ref`` if it looks like a tag or a commit SHA (see the module doc); else one clear error."""
+    text = (ref or "").strip(" \t")
     if not text:
         raise BlobeduError("ref is empty; give a tag (e.g. v0.1.0) or a commit SHA")
-    if _BAD_REF_CHARS.search(text) or text.startswith(("-", "/", ".")) or text.endswith(("/", ".", ".lock")):
-        raise BlobeduError(f"ref {ref!r} is not a valid git ref; give a tag (e.g. v0.1.0) or a commit SHA")
-    last = text.split("/")[-1]
-    if text.lower() in MOVING_REFS or last.lower() in MOVING_REFS or text.startswith("refs/heads/"):
+    segments = text.split("/")
+    if (_BAD_REF_CHARS.search(text) or text.endswith(".lock") or text.endswith(".")
+            or not all(_REF_SEGMENT.fullmatch(seg) for seg in segments)):
+        raise BlobeduError(f"ref {_shown(ref)} is not a valid git ref; give a tag (e.g. v0.1.0) or a commit SHA")
+    if _SHA.fullmatch(text):
+        return text
+    last = segments[-1]
+    if (text.lower() in MOVING_REFS or last.lower() in MOVING_REFS or text.startswith("refs/heads/")
+            or not _VERSION_NUMBER.search(last)):
         raise BlobeduError(
-            f"ref {ref!r} looks like a branch, which moves; use a tag (e.g. v0.1.0) or a commit SHA "
-            "so the link keeps showing what the answer describes"
+            f"ref {_shown(ref)} looks like a branch, which moves, not a tag with a version number (e.g. v0.1.0) "
+            "or a commit SHA; use one of those so the link keeps showing what the answer describes"
         )
     return text
 

@@ -122,7 +122,7 @@ STYLES: dict[str, Style] = {
     "transport-retry": Style("rust-s3 transport retry sleep", _C["yellow"], hatch="//", edge="black"),
     # SMTP sessions (bars)
     "session": Style("SMTP session", GREY, edge=GREY),
-    "session-timeout": Style("sender hung up (DATA timeout)", _C["reddish purple"], hatch="//", edge="black"),
+    "session-timeout": Style("sender hung up (final-dot wait)", _C["reddish purple"], hatch="//", edge="black"),
     # custody (bars)
     "sender queue": Style("copy in sender queue", _C["blue"], edge=_C["blue"]),
     "receiver memory": Style("copy in receiver memory (lost on crash)", _C["orange"], hatch="..", edge="black"),

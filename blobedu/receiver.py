@@ -46,10 +46,12 @@ REPLY_QUEUED = QUEUED_WITH_ID  # the newest; a receiver answers its own version'
 REPLY_TEMPFAIL = "451 4.3.5 Unable to accept message at this time."
 REPLY_QUOTA = "452 4.3.1 Mail system full, try again later."
 LOCAL_IO_ERROR = "Temporary I/O error."
+#: The enhanced code of a local delivery's temporary failure (outbound/local.rs:70-81@v0.16.18).
+LOCAL_TEMPFAIL_STATUS = "4.3.0"
 LOCAL_BLOB_NOT_FOUND = "Blob not found."
 RESERVE_SECONDS = 120  # BlobLink::Temporary { until: now + 120 } (spool.rs@v0.16.18)
 #: aiosmtpd closes an idle connection after this long (300 s by default).  Stalwart's own inbound
-#: timeout is not in the facts; set on purpose so that only the *sender's* DATA timeout decides.
+#: timeout is not in the facts; set on purpose so that only the *sender's* final-dot wait decides.
 SERVER_TIMEOUT = 30 * 86400.0
 HOSTNAME = "mx.receiver.test"
 
@@ -222,8 +224,10 @@ class Receiver:
                 acc.bounced_at = self.clock.now()
                 from .sender import make_dsn
 
-                self.dsns.append(make_dsn("failed", acc.bounced_at, HOSTNAME, "5.4.7",
-                                          f"x-local; {result}", origin="receiver"))
+                # a local temporary failure is the response "451 4.3.0 <reason>" (outbound/local.rs:70-81
+                # @v0.16.18), and the expired bounce keeps it (queue/dsn.rs:580-600)
+                self.dsns.append(make_dsn("failed", acc.bounced_at, HOSTNAME, LOCAL_TEMPFAIL_STATUS,
+                                          f"smtp; 451 {LOCAL_TEMPFAIL_STATUS} {result}", origin="receiver"))
                 self.event("bounce", queue_id=f"{acc.queue_id:x}", reason=result)
                 return
             await self.clock.sleep(nxt - now)

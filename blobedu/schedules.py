@@ -20,7 +20,9 @@ Sources (``shared/stalwart-facts.md`` §3):
   before the RCPT loop and nothing resets it; ``read_smtp_data_response`` waits that long
   (``outbound/client.rs:137-148``; ``rcptToTimeout`` 300000 ms, ``common/src/network/mta.rs:357``).
   The 10-minute ``dataTimeout`` bounds only *sending* the body (``client.rs:185-228``).  Its bounce
-  carries the last reply's own enhanced code (``queue/dsn.rs:580-600``): 4.3.5 after a 451 4.3.5.
+  carries the last reply's own enhanced code (``queue/dsn.rs:580-600``): 4.3.5 after a 451 4.3.5;
+  when the last attempt got no SMTP reply (refused, timed out) it writes a generic ``4.0.0``
+  (``write_dsn_status``, ``queue/dsn.rs:580-601``@v0.16.18).
 * Postfix: ``queue_run_delay`` 300 s, ``minimal_backoff_time`` 300 s, ``maximal_backoff_time``
   4000 s, ``maximal_queue_lifetime`` 5d, ``smtp_data_done_timeout`` 600 s.  The next delay is the
   time the message has spent in the queue, clamped to [minimal, maximal]; the queue manager picks
@@ -74,6 +76,8 @@ class Schedule:
     bounce_rule: str = "last"
     #: the delay warning's Status, likewise ("last", or Exim's fixed "4.0.0")
     delay_rule: str = "last"
+    #: with rule "last", the Status when the last attempt got no SMTP reply at all (refused, timeout, dropped)
+    no_reply_status: tuple = (("refused", "4.4.1"), ("timeout", "4.4.2"), ("dropped", "4.4.2"))
 
     def next_attempt(self, queued: float, failures: Sequence[float], runs_from: Optional[float] = None) -> Optional[float]:
         """Given the times of every temporary failure so far (the last one is now), the next attempt or None.
@@ -123,14 +127,13 @@ class Schedule:
         """The RFC 3464 ``Status`` of this sender's delay warning, given the last reply it got."""
         return self._status(self.delay_rule, last_reply)
 
-    @staticmethod
-    def _status(rule: str, last_reply: str) -> str:
+    def _status(self, rule: str, last_reply: str) -> str:
         if rule != "last":
             return rule
         match = re.match(r"^[45]\d\d ([45]\.\d{1,3}\.\d{1,3})\b", last_reply)
         if match:
             return match.group(1)
-        return "4.4.1" if last_reply == "refused" else "4.4.2"  # RFC 3463: no answer from host / bad connection
+        return dict(self.no_reply_status).get(last_reply, "4.0.0")
 
     def _rule_of(self, elapsed: float) -> Optional[str]:
         for kind, cutoff, *_ in self.params["rules"]:
@@ -179,7 +182,8 @@ def stalwart(version: str = LATEST, final_dot_wait: float = STALWART_FINAL_DOT_W
     for first, last, intervals, expire, source in _STALWART_ROWS:
         if first <= v <= last:
             return Schedule(f"Stalwart {version}", "intervals", intervals, (DAY, 3 * DAY), expire, source,
-                            final_dot_wait=_positive("final-dot wait", final_dot_wait), bounce_rule="last")
+                            final_dot_wait=_positive("final-dot wait", final_dot_wait), bounce_rule="last",
+                            no_reply_status=(("refused", "4.0.0"), ("timeout", "4.0.0"), ("dropped", "4.0.0")))
     raise BlobeduError(f"no queue schedule for Stalwart {version}: the facts cover 0.5.0 to {LATEST}")
 
 

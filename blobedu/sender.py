@@ -1,4 +1,4 @@
-"""The sending MTA: a queue, real SMTP attempts over loopback, a retry schedule, DATA timeout, DSNs.
+"""The sending MTA: a queue, real SMTP attempts over loopback, a retry schedule, a final-dot wait, DSNs.
 
 The sender holds the message in its queue from the moment it is submitted until a receiver
 answers 250 (then it lets go) or the schedule gives up (then it bounces to the author with a DSN,

@@ -25,7 +25,8 @@ Rules this file keeps:
   moment is ``Acceptance.durable_at``: the queue entry is committed, custody passes to "S3" and the
   same local delivery as Stalwart's starts.  If the queue lifetime (the receiver's local schedule,
   3 d on v0.16) runs out first, the receiver bounces the message to the author with a DSN, as any
-  server that said 250 must (RFC 5321 §6.1).
+  server that said 250 must (RFC 5321 §6.1: once it has said 250 it is responsible for delivering
+  or reporting).
 * **Receiver faults.**  ``crash@T``: in-flight DATA and connections die (the base class), the
   uploaders die with the process, the spool survives and is replayed at once.  ``disk-loss@T``:
   the folder and every entry in it are gone for good; each copy that was only there gets
@@ -33,9 +34,16 @@ Rules this file keeps:
   empty disk.  ``disk-full@START-END``: the spool write fails with ENOSPC and the dot is answered
   ``452 4.3.1 Mail system full, try again later.``, so the sender keeps the message.
 
-The trade, in one line: the sender lets go at the fsync, not at the PUT, so an S3 outage no longer
-delays the 250, but from the 250 until the upload the only copy is on one node's disk.  A disk
-lost in that window loses mail that was acknowledged, which RFC 5321 §6.1 forbids.
+The trade is one of **custody**: where the only copy lives, and for how long.  The sender lets go at
+the fsync, not at the PUT, so an S3 outage no longer delays the 250, but from the 250 until the
+upload the only copy is on one node's disk, for as long as S3 stays down.  A disk lost in that
+window loses mail that was acknowledged.  That design is not against the rules: RFC 5321 §6.1
+forbids losing an accepted message *"for frivolous reasons, such as because the host later crashes
+or because of a predictable resource shortage"*, and Postfix, Exim and Sendmail all answer 250 after
+an fsync to one local disk (facts §4, item 7, revision 2).  The difference is how long that one
+disk holds the only copy: for them, until the next hop accepts (seconds, usually); for a spool in
+front of a dead S3, the whole outage.  Stalwart instead leaves the copy with the sender until S3 has
+it, and pays with delay and retries on the sender's side.
 
 Costs are measured here too: :func:`fsync_latency` (the real write+fsync per message on this
 machine), :func:`spool_growth` (what piles up during an outage, a pure function) and

@@ -75,11 +75,11 @@ class StoreConfig:
         if self.verify and not b.verify_supported:
             raise BlobeduError(f"Stalwart {self.version} has no verifyAfterWrite: it first appears in 0.16.2")
         timeout = b.default_timeout if self.timeout is None else float(self.timeout)
-        if timeout <= 0:
+        if not timeout > 0:
             raise BlobeduError(f"timeout must be more than 0 seconds, got {self.timeout}")
-        if self.latency < 0:
+        if not self.latency >= 0:
             raise BlobeduError(f"latency must be 0 or more seconds, got {self.latency}")
-        return {
+        settings = {
             "version": self.version,
             "max_retries": (b.default_max_retries if self.max_retries is None else int(self.max_retries))
             if b.retries else 0,
@@ -88,6 +88,75 @@ class StoreConfig:
             "latency": float(self.latency),
             "transport_retries": b.transport_retries,
         }
+        return settings
+
+    def check_horizon(self) -> dict[str, Any]:
+        """:meth:`resolved`, and refuse settings whose longest S3 write could outlast the 30-day horizon.
+
+        Every run checks this before it starts (:class:`S3BlobStore`, :func:`put`, delivery's
+        config check): a value Stalwart itself accepts (maxRetries is a u32 before v0.16) may still
+        describe a run blobedu cannot simulate in bounded time.
+        """
+        settings = self.resolved()
+        _check_horizon(self.version, self.behaviour, settings)
+        return settings
+
+
+def longest_operation(b: Behaviour, max_retries: int, timeout: float, verify: bool,
+                      latency: float = 0.0) -> tuple[float, float]:
+    """An upper bound on one blob operation's time, and the backoff sleeps in it: ``(total, sleeps)``.
+
+    Every round of the loop (at most ``1 + max_retries``) sends a PUT and, with verify, a HEAD;
+    each of those is tried ``1 + transport_retries`` times (rust-s3's hidden retry, sleeping n² s).
+    A request costs at most the timeout where it bounds the whole request, else at most the
+    larger of timeout and latency.  Between rounds sleeps the version's backoff.  Not counted: a
+    request hung on a silent S3 (connect-only versions), which lasts until its fault window ends
+    (at most the horizon: durations are) and ends the operation.
+    """
+    sends = (1 + max_retries) * (2 if verify else 1)
+    per_request = timeout if b.timeout_bounds == "request" else max(timeout, latency)
+    transport = sum(b.transport_retry_delay(n) for n in range(1, b.transport_retries + 1))
+    sleeps = 0.0
+    if b.backoff is not None:
+        # every backoff sleeps at least 1 s (1 << n), so past HORIZON_SECONDS retries the sum is past
+        # the horizon anyway: stop adding there (maxRetries may be a u32, 4 billion terms)
+        for k in range(min(max_retries, int(HORIZON_SECONDS) + 1)):
+            sleeps += b.backoff.seconds(k)
+            if sleeps > HORIZON_SECONDS:
+                sleeps += max_retries - k - 1  # the rest sleep 1 s or more each: still a lower bound
+                break
+    return sends * ((1 + b.transport_retries) * per_request + transport) + sleeps, sleeps
+
+
+def _check_horizon(version: str, b: Behaviour, s: dict[str, Any]) -> None:
+    """Refuse settings whose longest S3 operation could outlast :data:`~blobedu.clock.HORIZON_SECONDS`.
+
+    The v0.10.3-v0.11.1 backoff is ``1 << (max_retries - retries_left).max(16)`` seconds: 65,536 s
+    for each of the first 16 retries, then 2**17, 2**18 ... s, so maxRetries 21 already sleeps
+    more than 30 days.  The shift is on a u64 and wraps to ``k & 63`` in a release build
+    (:class:`~blobedu.versions.Backoff` models that), so the sleeps cycle through 1 s ... 2**63 s
+    and a run with a large maxRetries only gets longer: it is refused here, with the reason,
+    before anything starts, instead of printing a finish time of 10**19 days.
+    """
+    total, sleeps = longest_operation(b, s["max_retries"], s["timeout"], s["verify"], s["latency"])
+    if total <= HORIZON_SECONDS:
+        return
+    from .durations import format_duration
+
+    def days(seconds: float) -> str:
+        d = seconds / 86400.0
+        return f"{d:.1f} days" if d < 1e6 else f"about {d:.1e} days"
+
+    settings = (f"Stalwart {version} with max-retries {s['max_retries']}, timeout {format_duration(s['timeout'])} "
+                f"and latency {format_duration(s['latency'])}")
+    if sleeps > HORIZON_SECONDS:  # (the sum may have stopped early: it is then a lower bound)
+        raise BlobeduError(f"{settings}: one S3 write could sleep {days(sleeps)} or more in backoff alone, past "
+                           "blobedu's horizon of 30 days; lower max-retries")
+    why = "timeout" if b.timeout_bounds == "request" else "timeout or the latency"
+    raise BlobeduError(
+        f"{settings}: one S3 write could take up to {days(total)} (every request can last the {why}), past "
+        "blobedu's horizon of 30 days; lower max-retries, the timeout or the latency"
+    )
 
 
 class S3BlobStore:
@@ -98,7 +167,7 @@ class S3BlobStore:
         from .endpoint import InProcessEndpoint
 
         self.config = config or StoreConfig()
-        self.settings = self.config.resolved()
+        self.settings = self.config.check_horizon()
         self.rules = RequestRules.of(self.config.behaviour, self.settings)
         self._owns_endpoint = endpoint is None
         self.endpoint = endpoint if endpoint is not None else InProcessEndpoint()
@@ -310,7 +379,7 @@ def put(data: bytes = b"Subject: hello\r\n\r\nA message body.\r\n", faults=None,
     from .endpoint import make
 
     config = config or StoreConfig()
-    config.resolved()  # fail on bad input before starting anything
+    config.check_horizon()  # fail on bad input before starting anything
     fault_plan = plan(faults)
     fault_plan.require_s3_only("blobedu put")
     ep = make(endpoint)

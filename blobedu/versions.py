@@ -340,7 +340,7 @@ def table_rows() -> list[dict[str, str]]:
                                                           else "connect only: a silent S3 hangs"),
                 "verifyAfterWrite": ("on" if b.verify_default else "off") if b.verify_supported else "absent",
                 "transport retry": f"{b.transport_retries} after 1s (rust-s3)" if b.transport_retries else "none",
-                "250": b.queued_reply.replace(" {queue_id:x}", " <id>"),
+                "250 text": b.queued_reply.replace("250 2.0.0 Message ", "").replace(" {queue_id:x}", " <id>"),
             }
         )
     return rows

@@ -26,6 +26,7 @@ PNG next to the widget view, for renderers that cannot draw widgets (GitHub, nbv
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from typing import Any, Callable, Mapping, Optional
 
@@ -107,10 +108,12 @@ def fault_specs(values: Mapping[str, Any]) -> list[str]:
 def _max_retries(value: Any) -> Optional[int]:
     if value is None or value == "default" or value == "":
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise BlobeduError(f"maxRetries must be a whole number, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or (
+            isinstance(value, str) and not re.fullmatch(r"-?[0-9]{1,18}", value.strip())):
+        # ASCII digits only: int() would also take "1_0", Arabic-Indic or full-width digits
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise BlobeduError(f"maxRetries must be a whole number in ASCII digits, got {shown}")
+    return int(value)
 
 
 def _verify(value: Any) -> Optional[bool]:
@@ -195,9 +198,9 @@ def run_put_panel(values: Mapping[str, Any]):
 
     try:
         faults, config = put_scenario_from_values(values)
+        trace = put(faults=faults, config=config)
     except BlobeduError as exc:
         return None, problem(str(exc))
-    trace = put(faults=faults, config=config)
     return trace, put_verdict(trace)
 
 
@@ -208,9 +211,9 @@ def run_panel(values: Mapping[str, Any]):
 
     try:
         faults, config = scenario_from_values(values)
+        trace = deliver(faults, config)
     except BlobeduError as exc:
         return None, problem(str(exc))
-    trace = deliver(faults, config)
     return trace, verdict(trace)
 
 
@@ -295,14 +298,28 @@ class Panel(widgets.VBox):
         return values
 
     def update(self, **values: Any) -> None:
-        """Set several controls at once and run the model once."""
+        """Set several controls at once and run the model once.
+
+        Never raises at a reader: a value a control cannot take shows one clear message in the
+        verdict (and in :attr:`error`) instead of the last result, which would no longer match.
+        """
         unknown = set(values) - set(self.controls)
         if unknown:
-            raise BlobeduError(f"unknown control {', '.join(sorted(unknown))}: {', '.join(self.controls)}")
+            self._show_problem(problem(f"unknown control {', '.join(sorted(unknown))}: "
+                                       f"the controls are {', '.join(self.controls)}"))
+            return
         self._holding = True
         try:
             for name, value in values.items():
-                self.controls[name].value = value
+                message = _unsettable(self.controls[name], name, value)
+                if message is None:
+                    try:
+                        self.controls[name].value = value
+                    except Exception:  # noqa: BLE001 - traitlets' TraitError, a TypeError...
+                        message = f"{name}: {_shown(value)} is not a value this control can take"
+                if message is not None:
+                    self._show_problem(problem(message))
+                    return
         finally:
             self._holding = False
         self.refresh()
@@ -321,22 +338,27 @@ class Panel(widgets.VBox):
         self.controls["end"].disabled = self.controls["kind"].value in _POINT_KINDS
 
     def refresh(self) -> None:
-        """Run the model for the current values and redraw; bad values show a message instead of raising."""
-        self._sync_controls()
-        values = self.values()
+        """Run the model for the current values and redraw; bad values show a message instead of raising.
+
+        Whatever happens, the panel ends showing either this run's result or one clear message.
+        """
         try:
+            self._sync_controls()
+            values = self.values()
             trace, text = self.runner(values)
+            if trace is None:
+                self._show_problem(text)
+                return
+            timeline = self.lanes_of(trace, scale=values.get("scale", "auto"))
+            figure = plots.draw(timeline)
+            png = plots.png_base64(figure)
         except Exception as exc:  # noqa: BLE001 - a reader should see a message, not a traceback in a log
-            trace, text = None, problem(f"{type(exc).__name__}: {exc}")
-        if trace is None:
-            self._show_problem(text)
+            self._show_problem(problem(_explain(exc)))
             return
-        timeline = self.lanes_of(trace, scale=values.get("scale", "auto"))
-        figure = plots.draw(timeline)
         self.trace, self.lanes, self.figure, self.error = trace, timeline, figure, None
         self.verdict_text = text
         self.verdict.value = f"<b>{html.escape(text)}</b>"
-        self.png = plots.png_base64(figure)
+        self.png = png
         self.output.outputs = ({"output_type": "display_data",
                                 "data": {"image/png": self.png, "text/plain": text}, "metadata": {}},)
 
@@ -354,6 +376,30 @@ class Panel(widgets.VBox):
         if self.png:
             data["image/png"] = self.png  # for renderers without widgets: the figure still shows
         return data
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _unsettable(control: widgets.Widget, name: str, value: Any) -> Optional[str]:
+    """Why ``control`` cannot show ``value`` as given (a slider would silently clamp it), or None."""
+    if isinstance(control, widgets.IntSlider):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{name} must be a whole number, got {_shown(value)}"
+        if not control.min <= value <= control.max:
+            return f"{name} {_shown(value)} is outside this slider's {control.min} to {control.max}"
+    return None
+
+
+def _explain(exc: Exception) -> str:
+    """One clear line for an exception a run raised."""
+    if isinstance(exc, BlobeduError):
+        return str(exc)
+    if isinstance(exc, OverflowError):
+        return "a value is too large to compute with; use numbers within blobedu's 30-day horizon"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def put_panel(**defaults: Any) -> Panel:

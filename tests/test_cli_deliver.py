@@ -100,7 +100,8 @@ def test_text_shows_local_delivery_failures(capsys):
     code, out, _ = run(capsys, "--stalwart", "0.16.1", "--fault", "lost-write@0")
     assert code == 0
     assert out.count("local delivery of ") == 9 and out.count(": Blob not found.") == 9
-    assert "       3d  DSN (failed, from the receiver): x-local; Blob not found." in out
+    # local delivery's temporary failure is "451 4.3.0 Blob not found." (outbound/local.rs:70-81@v0.16.18)
+    assert "       3d  DSN (failed, from the receiver): smtp; 451 4.3.0 Blob not found." in out
     assert out.rstrip().splitlines()[-1].startswith("bounced at 3d, no 4xx, 1 copy")
 
 
@@ -163,3 +164,25 @@ def test_verdict_does_not_claim_a_250_the_sender_never_saw(capsys):
     assert "9 copies" in verdict
     assert "the sender held it until the 250" not in verdict
     assert "bounce" in verdict
+
+
+def test_facts3_data_timeout_help_says_what_it_is_and_each_senders_default(capsys):
+    """--data-timeout keeps working (forum answers quote it); its help says it is the wait for the
+    final-dot reply and gives each sender's default (facts §3, revision 2)."""
+    from blobedu.cli import build_parser
+
+    deliver = build_parser()._subparsers._group_actions[0].choices["deliver"]
+    text = " ".join(deliver.format_help().split())
+    assert "final-dot reply" in text
+    for default in ("stalwart 5m", "postfix 10m", "exim 10m", "rfc5321 10m"):
+        assert default in text
+
+
+@pytest.mark.parametrize("sender, wait", [("stalwart", 300), ("postfix", 600), ("exim", 600), ("rfc5321", 600)])
+def test_facts3_json_names_the_wait_the_sender_really_used(capsys, sender, wait):
+    code, out, _ = run(capsys, "--sender", sender, "--json")
+    data = json.loads(out)
+    assert code == 0 and data["config"]["data_timeout"] == wait
+    assert data["config"]["data_timeout_source"] == f"{sender}'s default"
+    code, out, _ = run(capsys, "--sender", sender, "--data-timeout", "90s", "--json")
+    assert json.loads(out)["config"]["data_timeout"] == 90 and json.loads(out)["config"]["data_timeout_source"] == "set"
