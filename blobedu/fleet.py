@@ -68,6 +68,7 @@ v0.8.2-v0.15.x, which :func:`delivery.deliver` reports as lost when its run ends
 from __future__ import annotations
 
 import heapq
+from array import array
 import itertools
 import math
 import re
@@ -247,6 +248,27 @@ class Message:
             self.fate = "lost"
 
 
+class _Log:
+    """Changes of one level over time, ``(t, delta)`` as they happen, in typed arrays (8 + 1 bytes a change)."""
+
+    __slots__ = ("times", "deltas")
+
+    def __init__(self) -> None:
+        self.times, self.deltas = array("d"), array("b")
+
+    def add(self, t: float, delta: int) -> None:
+        """Record a change of ``delta`` at ``t`` (never earlier than the last one)."""
+        self.times.append(t)
+        self.deltas.append(delta)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+class _HungForever(Exception):
+    """A request met a silent S3 that never comes back, on a version that never times it out."""
+
+
 class _Proc:
     """A process: a generator that yields the time it wants to wake at (None: until something wakes it)."""
 
@@ -317,11 +339,12 @@ class Fleet:
         self._uploads: dict[_Proc, Copy] = {}
         self._queue_ids = itertools.count(1)
         # what the series are built from: (time, change) as they happen, in time order
-        self.request_times: list[float] = []
+        self.request_times = array("d")
         self.slowdowns = 0
-        self.backlog_log: list[tuple[float, int]] = []
-        self.memory_log: list[tuple[float, int]] = []
-        self.spool_log: list[tuple[float, int]] = []
+        self.backlog_log, self.memory_log, self.spool_log = _Log(), _Log(), _Log()
+        # store loops hung for good: kept as data, not as suspended generators (there can be millions)
+        self._hung_dots: list[tuple[Message, Session]] = []
+        self._hung_uploads: list[tuple[Message, Copy, bool]] = []  # (message, copy, holds its body in memory)
         self.wall_seconds = 0.0
 
     # -- the kernel ---------------------------------------------------------------------------------
@@ -389,7 +412,8 @@ class Fleet:
         Each request meets the fault the plan holds at that moment (the last listed active one wins,
         as :meth:`FaultPlan.s3_fault_at`), then the edge rules (:mod:`blobedu.edge`) say what it gets
         and what it costs.  A request hung for good (a silent S3 that never comes back,
-        v0.8.2-v0.15.x) never returns: only a crash ends it.
+        v0.8.2-v0.15.x) raises :class:`_HungForever`: only a crash ends it, and the caller keeps
+        it as plain data rather than as a suspended generator.
         """
         rules, send, sent = self.rules, machine.send, self.request_times.append
         faults, capacity, memo = self._s3_faults, self.capacity, self._answers
@@ -418,8 +442,7 @@ class Fleet:
                     if reply.error == "timeout" and not rules.bounded:
                         reply, cost = rules.hang(reply, fault, t)
                         if cost == math.inf:
-                            while True:
-                                yield None  # hung for good: only a crash ends it
+                            raise _HungForever  # only a crash ends it; the caller keeps it as data
                     if cost > 0:
                         yield t + cost
                     step = send(reply)
@@ -434,7 +457,7 @@ class Fleet:
         schedule, wait = self.schedules[m.sender], self.waits[m.sender]
         queued = m.arrival
         failures: list[float] = []
-        self.backlog_log.append((self.now, 1))
+        self.backlog_log.add(self.now, 1)
         while True:
             s = Session(self.now, self.now + wait)
             m.sessions.append(s)
@@ -464,7 +487,7 @@ class Fleet:
 
     def _release(self, m: Message) -> None:
         m.released_at = self.now
-        self.backlog_log.append((self.now, -1))
+        self.backlog_log.add(self.now, -1)
 
     def _reply(self, s: Session, text: str) -> None:
         """The receiver answers the final dot; the sender hears it only if it is still waiting."""
@@ -486,13 +509,17 @@ class Fleet:
     def _stalwart_dot(self, m: Message, s: Session, proc: _Proc):
         """MessageWrapper::queue: put_blob through the retry loop, 250 on success, 451 4.3.5 on failure."""
         m.open_dots += 1
-        self.memory_log.append((self.now, 1))
+        self.memory_log.add(self.now, 1)
         try:
             outcome = yield from self._s3(m, policy.put(self.behaviour, self.max_retries, self.verify))
-        finally:
-            m.open_dots -= 1
-            self.memory_log.append((self.now, -1))
+        except _HungForever:
             self._dots.pop(proc, None)
+            self._hung_dots.append((m, s))  # the session, and the body in memory, stay until a crash
+            return
+        except GeneratorExit:  # a crash ends it (_crash)
+            self._end_dot(m, proc)
+            raise
+        self._end_dot(m, proc)
         if outcome.ok:
             copy = Copy(self.now)
             if m.in_s3:
@@ -503,6 +530,13 @@ class Fleet:
         else:
             self._reply(s, REPLY_TEMPFAIL)
 
+    def _end_dot(self, m: Message, proc: Optional[_Proc]) -> None:
+        """A final-dot store loop is over: its body leaves memory."""
+        m.open_dots -= 1
+        self.memory_log.add(self.now, -1)
+        if proc is not None:
+            self._dots.pop(proc, None)
+
     def _wal_dot(self, m: Message, s: Session) -> None:
         """The spool: 452 on a full disk, else fsync, 250, and an upload in the background."""
         if self.faults.disk_full_at(self.now):
@@ -511,7 +545,7 @@ class Fleet:
         copy = Copy(self.now)
         copy.in_spool = True
         m.copies.append(copy)
-        self.spool_log.append((self.now, 1))
+        self.spool_log.add(self.now, 1)
         self._start_upload(m, copy)
         self._reply(s, self.queued_reply.format(queue_id=next(self._queue_ids)))
 
@@ -526,14 +560,23 @@ class Fleet:
         expires = self.local_schedule.expires_at(copy.t)
         try:
             while True:
-                self.memory_log.append((self.now, 1))  # the body, read back from the spool for this attempt
+                self.memory_log.add(self.now, 1)  # the body, read back from the spool for this attempt
                 try:
                     outcome = yield from self._s3(m, policy.put(self.behaviour, self.max_retries, self.verify))
-                finally:
-                    self.memory_log.append((self.now, -1))
+                except _HungForever:
+                    self._hung_uploads.append((m, copy, True))
+                    return
+                except GeneratorExit:
+                    self.memory_log.add(self.now, -1)
+                    raise
+                self.memory_log.add(self.now, -1)
                 ok = outcome.ok
                 if ok and not self.verify:  # no HEAD confirmed it: read the blob back (spool._confirmed)
-                    got = yield from self._s3(m, policy.get(self.behaviour, self.max_retries))
+                    try:
+                        got = yield from self._s3(m, policy.get(self.behaviour, self.max_retries))
+                    except _HungForever:
+                        self._hung_uploads.append((m, copy, False))
+                        return
                     ok = got.ok and bool(got.found)
                 now = self.now
                 if ok:
@@ -551,16 +594,26 @@ class Fleet:
         finally:
             self._uploads.pop(proc, None)
 
+    def _end_hung_uploads(self) -> None:
+        """Uploads hung for good die with the process or the disk: their bodies leave memory."""
+        for _, _, holds in self._hung_uploads:
+            if holds:
+                self.memory_log.add(self.now, -1)
+        self._hung_uploads.clear()
+
     def _leave_spool(self, copy: Copy) -> None:
         if copy.in_spool:
             copy.in_spool = False
-            self.spool_log.append((self.now, -1))
+            self.spool_log.add(self.now, -1)
 
     def _local(self, m: Message, copy: Copy):
         """Local delivery after the 250: read the blob back, retry on the receiver's queue schedule."""
         failures: list[float] = []
         while True:
-            outcome = yield from self._s3(m, policy.get(self.behaviour, self.max_retries))
+            try:
+                outcome = yield from self._s3(m, policy.get(self.behaviour, self.max_retries))
+            except _HungForever:
+                return  # the copy waits in the queue for good (a crash does not touch local delivery)
             if outcome.ok and outcome.found:
                 copy.mailbox_at = self.now
                 return
@@ -583,15 +636,20 @@ class Fleet:
 
     def _crash(self) -> None:
         """The process dies and restarts: in-flight store loops end, their sessions drop; the spool is replayed."""
-        for proc, (m, s) in list(self._dots.items()):
+        ended = list(self._dots.values()) + self._hung_dots
+        for proc in list(self._dots):
             self._kill(proc)
+        for m, _ in self._hung_dots:
+            self._end_dot(m, None)
+        self._hung_dots.clear()
+        for m, s in ended:
             if s.reply is None and self.now < s.deadline:
                 s.reply, s.ended = "dropped", self.now
                 if s.waiting is not None:
                     self._wake(s.waiting)
-        uploads = sorted(self._uploads.items(), key=lambda item: item[1].t)
-        for proc, _ in uploads:
+        for proc in list(self._uploads):
             self._kill(proc)
+        self._end_hung_uploads()
         for m in self.messages:  # the restarted node replays what is on its disk
             for copy in m.copies:
                 if copy.in_spool:
@@ -601,6 +659,7 @@ class Fleet:
         """The local disk is gone: every spooled copy is lost (Stalwart keeps nothing there)."""
         for proc in list(self._uploads):
             self._kill(proc)
+        self._end_hung_uploads()
         for m in self.messages:
             for copy in m.copies:
                 if copy.in_spool:
@@ -620,7 +679,7 @@ def _percentiles(values: list[float]) -> dict[str, Optional[float]]:
             "max": round(float(a.max()), 3)}
 
 
-def _steps(log: list[tuple[float, int]]):
+def _steps(log: _Log):
     """``(times, levels)``: the running total of ``log`` after the last change at each distinct time.
 
     Changes at one instant are netted first: a message held for zero seconds (a 250 at once) was
@@ -628,13 +687,13 @@ def _steps(log: list[tuple[float, int]]):
     """
     import numpy as np
 
-    times = np.fromiter((t for t, _ in log), dtype=float, count=len(log))
-    totals = np.cumsum(np.fromiter((d for _, d in log), dtype=np.int64, count=len(log)))
+    times = np.frombuffer(log.times, dtype=float)
+    totals = np.cumsum(np.frombuffer(log.deltas, dtype=np.int8).astype(np.int64))
     last = np.append(times[1:] != times[:-1], True)
     return times[last], totals[last]
 
 
-def _level(log: list[tuple[float, int]], grid, step: float) -> "Any":
+def _level(log: _Log, grid, step: float) -> "Any":
     """The highest running total of ``log`` in each step ``[t, t + step)`` of the grid.
 
     The highest, not the value at ``t``: a burst of one-second sessions between two samples must
@@ -653,7 +712,7 @@ def _level(log: list[tuple[float, int]], grid, step: float) -> "Any":
     return np.maximum(level, highest)
 
 
-def _peak(log: list[tuple[float, int]]) -> int:
+def _peak(log: _Log) -> int:
     return int(max(0, _steps(log)[1].max())) if log else 0
 
 
@@ -695,7 +754,7 @@ class FleetResult:
         n = fleet.config.samples
         grid = np.linspace(0.0, span, n)
         step = span / (n - 1)
-        requests = np.asarray(fleet.request_times, dtype=float)
+        requests = np.frombuffer(fleet.request_times, dtype=float)
         counts = np.histogram(requests, bins=np.append(grid, span + step))[0] if len(requests) else np.zeros(n)
         if len(requests):
             per_second = np.bincount(np.floor(requests).astype(np.int64))

@@ -7,6 +7,7 @@ shared queue runs, the series and the summary figures.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -220,3 +221,22 @@ def test_parse_senders_errors(text, message):
 def test_config_errors(kw, message):
     with pytest.raises(BlobeduError, match=message):
         FleetConfig(**kw).check()
+
+
+def test_a_crash_ends_sessions_hung_for_good():
+    """0.15 on a silent S3 that never returns: sessions hang until a crash ends them all (and frees their memory)."""
+    fleet = Fleet(["timeout@0", "crash@3000.37"], FleetConfig(store=StoreConfig(version="0.15.5")),
+                  arrivals=[0.0, 100.0], senders=["stalwart", "postfix"])
+    result = fleet.run()
+    sessions = [s for m in result.detail for s in m.sessions]
+    before = [s for s in sessions if s.t < 3000.37]
+    assert before and all(s.receiver_reply is None for s in before)  # never answered
+    assert all(m.open_dots == len([s for s in m.sessions if s.t > 3000.37]) for m in result.detail)
+    # memory: one body per open session; all of them gone at the crash
+    times, levels = fleet.memory_log.times, list(itertools.accumulate(fleet.memory_log.deltas))
+    at_crash = [lvl for t, lvl in zip(times, levels) if t == 3000.37]
+    assert at_crash[-1] == 0 and max(lvl for t, lvl in zip(times, levels) if t < 3000.37) == len(before)
+    # without the crash nothing ever ends them: at the end every session still holds its body
+    alone = Fleet(["timeout@0"], FleetConfig(store=StoreConfig(version="0.15.5")), arrivals=[0.0],
+                  senders=["stalwart"]).run()
+    assert alone.detail[0].open_dots == len(alone.detail[0].sessions) and alone.fates["bounced"] == 1
