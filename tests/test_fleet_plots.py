@@ -37,7 +37,8 @@ def test_a_version_without_retries_ignores_the_slider():
 
 def test_verdict_names_fates_and_peaks(result):
     text = fleet_verdict(result)
-    assert text.startswith("600 messages: 600 delivered") and "held by senders" and "MiB in receiver memory" in text
+    assert text.startswith("600 messages: 600 delivered")
+    assert "held by senders" in text and "MiB in receiver memory" in text
 
 
 def test_figures_are_drawn_from_the_result(result):
