@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 
 from .clock import HORIZON_SECONDS
 from .durations import parse_duration
-from .text import render_deliver, render_put
+from .text import render_deliver, render_get, render_put
 from .errors import BlobeduError
 from .faults import allowed
 from .versions import LATEST
@@ -117,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_flags(p)
     p.add_argument("--real-clock", action="store_true", help="really wait (default: virtual time)")
 
+    g = sub.add_parser("get", help="one blob GET through Stalwart's S3 retry loop (a read: IMAP FETCH, JMAP, POP3)",
+                       epilog=HORIZON_HELP)
+    _add_store_flags(g)
+    g.add_argument("--missing", action="store_true",
+                   help="the object was never stored, so S3 answers 404 (not an error: the blob is missing)")
+    g.add_argument("--real-clock", action="store_true", help="really wait (default: virtual time)")
+
     d = sub.add_parser("deliver", help="one message from a sending MTA to a Stalwart receiver over real SMTP",
                        epilog=HORIZON_HELP)
     _add_store_flags(d)
@@ -132,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast")
     d.add_argument("--queue-quota", type=_count, default=None, metavar="N",
                    help="messages the receiver's queue may hold before it answers 452 4.3.1")
+    d.add_argument("--sender-fault", action="append", default=[], metavar="KIND@START[-END]",
+                   help="a fault on a Stalwart sender's own S3, which its DSNs are queued through "
+                        "(a bounce written while it is down is dropped); S3 kinds only")
 
     f = sub.add_parser("fleet", help="many messages through an outage: backlog, memory, S3 load, delays, bounces")
     _add_store_flags(f)
@@ -183,11 +193,25 @@ def _print(text: str) -> None:
     sys.stdout.flush()  # a closed pipe shows up here, inside main(), not at interpreter exit
 
 
+def _cmd_get(args) -> int:
+    from .clock import RealClock
+    from .faults import FaultPlan
+    from .store import get
+
+    config = _store_config(args)
+    faults = FaultPlan(args.fault)
+    trace = get(faults=faults, config=config, endpoint=args.endpoint,
+                clock=RealClock() if args.real_clock else None, missing=args.missing)
+    _print(_json(trace) if args.json else render_get(trace))
+    return 0
+
+
 def _cmd_deliver(args) -> int:
     from .delivery import DeliveryConfig, deliver
 
     config = DeliveryConfig(store=_store_config(args), sender=args.sender, sender_version=args.sender_version,
-                            data_timeout=args.data_timeout, receiver=args.receiver, queue_quota=args.queue_quota)
+                            data_timeout=args.data_timeout, receiver=args.receiver, queue_quota=args.queue_quota,
+                            sender_faults=tuple(args.sender_fault))
     if args.endpoint != "in-process":
         raise BlobeduError("deliver runs in virtual time on the in-process endpoint; --endpoint loopback is for put")
     trace = deliver(args.fault, config)
@@ -258,7 +282,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _escape_unencodable()
     try:
         args = build_parser().parse_args(argv)
-        return {"put": _cmd_put, "deliver": _cmd_deliver, "fleet": _cmd_fleet,
+        return {"put": _cmd_put, "get": _cmd_get, "deliver": _cmd_deliver, "fleet": _cmd_fleet,
                 "link": _cmd_link}[args.command](args)
     except BlobeduError as exc:
         print(f"blobedu: error: {one_line(str(exc))}", file=sys.stderr)

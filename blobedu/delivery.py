@@ -27,6 +27,7 @@ from typing import Optional
 
 from .clock import LoopClock, run_virtual
 from .errors import BlobeduError
+from .bounces import told
 from .faults import FaultPlan, plan
 from .schedules import SENDERS, sender_schedule, stalwart
 from .sender import SendingMTA, sample_message
@@ -51,6 +52,9 @@ class DeliveryConfig:
     receiver: str = "stalwart"
     queue_quota: Optional[int] = None
     seed: int = 0
+    #: faults on a Stalwart *sender's* own S3 blob store, which its DSNs are queued through
+    #: (queue/dsn.rs@v0.16.18:34-68); with none, that write succeeds and is not run
+    sender_faults: tuple[str, ...] = ()
 
     def check(self) -> None:
         """Raise :class:`BlobeduError` for any bad value."""
@@ -64,6 +68,33 @@ class DeliveryConfig:
             raise BlobeduError(f"queue quota must be 0 or more messages, got {self.queue_quota}")
         if self.data_timeout is not None and self.data_timeout <= 0:
             raise BlobeduError(f"data timeout must be more than 0 seconds, got {self.data_timeout}")
+        if self.sender_faults:
+            self.sender_fault_plan()
+
+    def sender_store_config(self) -> StoreConfig:
+        """The sending Stalwart's own blob store: its version's defaults."""
+        from .versions import LATEST
+
+        return StoreConfig(version=self.sender_version or LATEST)
+
+    def sender_fault_plan(self) -> FaultPlan:
+        """The faults on the sender's own S3, checked: S3 kinds only, on a Stalwart sender, never hung for good."""
+        faults = plan(list(self.sender_faults))
+        if not faults.faults:
+            return faults
+        if self.sender != "stalwart":
+            raise BlobeduError(f"a sender fault needs a Stalwart sender: {self.sender} keeps its queue and its "
+                               "bounces on local disk, not in a blob store")
+        if faults.receiver:
+            kinds = ", ".join(sorted({f.kind for f in faults.receiver}))
+            raise BlobeduError(f"a sender fault is a fault on the sender's S3 ({kinds} is not): "
+                               "refused, timeout, lost-write or an HTTP status")
+        b = self.sender_store_config().behaviour
+        for f in faults.faults:
+            if f.kind == "timeout" and f.end is None and b.hangs_on_silent_s3:
+                raise BlobeduError(f"sender fault {f.spec()}: Stalwart {b.label}'s timeout bounds only the TCP "
+                                   "connect, so the sender's DSN write would hang for good; give the fault an END")
+        return faults
 
     def schedule(self):
         """The sender's retry schedule."""
@@ -99,7 +130,8 @@ def _schedule_version(version: str) -> str:
     return version
 
 
-async def _journey(config: DeliveryConfig, faults: FaultPlan, message: bytes, endpoint) -> DeliveryTrace:
+async def _journey(config: DeliveryConfig, faults: FaultPlan, message: bytes, endpoint,
+                   sender_endpoint=None) -> DeliveryTrace:
     loop = asyncio.get_running_loop()
     clock = LoopClock(loop, origin=loop.time())
     custody, events = Custody(), []
@@ -113,7 +145,11 @@ async def _journey(config: DeliveryConfig, faults: FaultPlan, message: bytes, en
             loop.call_at(clock.origin + fault.start, receiver.crash)
         elif fault.kind == "disk-loss":
             loop.call_at(clock.origin + fault.start, receiver.disk_loss)
-    sender = SendingMTA(config.schedule(), clock, port, custody, events, config.final_dot_wait)
+    sender_store = None
+    if sender_endpoint is not None:
+        sender_store = S3BlobStore(config.sender_store_config(), sender_endpoint, clock, config.sender_fault_plan())
+        sender_store.origin = 0.0
+    sender = SendingMTA(config.schedule(), clock, port, custody, events, config.final_dot_wait, store=sender_store)
     await sender.run(message)
     # the receiver may still be storing (after a DATA timeout) or delivering locally; a request hung
     # for good on a silent S3 (v0.8.2-v0.15.x) never ends, so the run ends once only such are left
@@ -150,12 +186,14 @@ def _collect(config, faults, sender, receiver, custody, events, ended: float) ->
         # from when its blob was found.
         trace.delivered_at = min(a.durable_at if a.durable_at is not None else a.mailbox_at for a in delivered)
         trace.mailbox_at = min(a.mailbox_at for a in delivered)
-    elif sender.fate == "bounced" or any(a.bounced_at is not None for a in accepted):
+    elif any(d["kind"] == "failed" and told(d) for d in trace.dsns):
         trace.fate = "bounced"  # the author was told
     else:
-        # a 250 was given (the sender let go), and the copy neither reached the mailbox nor
-        # bounced: it was lost after the 250 (lost_at, e.g. a spool on a lost disk)
+        # nobody has the message and no bounce can reach the author: a 250 was given and the copy
+        # neither reached the mailbox nor bounced (lost_at, e.g. a spool on a lost disk), or the
+        # bounce itself was dropped or lost in a blob store that was down (bounces.py)
         trace.fate = "lost"
+    trace.author_told = None if trace.fate == "delivered" else trace.fate == "bounced"
     return trace
 
 
@@ -165,16 +203,23 @@ def deliver(faults=None, config: Optional[DeliveryConfig] = None, message: Optio
     config = config or DeliveryConfig()
     config.check()
     fault_plan = plan(faults)
+    if fault_plan.datastore and config.receiver != "stalwart":
+        raise BlobeduError("datastore-down and commit-fail are faults of Stalwart's data store: use --receiver stalwart")
+    from .endpoint import InProcessEndpoint
+
     own = endpoint is None
     if own:
-        from .endpoint import InProcessEndpoint
-
         endpoint = InProcessEndpoint()
+    # the sender's own S3 is another bucket (another service); only made when it has faults
+    sender_endpoint = InProcessEndpoint() if config.sender_fault_plan().faults else None
     t0 = time.perf_counter()
     try:
-        trace = run_virtual(lambda: _journey(config, fault_plan, message or sample_message(), endpoint))
+        trace = run_virtual(lambda: _journey(config, fault_plan, message or sample_message(), endpoint,
+                                             sender_endpoint))
     finally:
         if own:
             endpoint.close()
+        if sender_endpoint is not None:
+            sender_endpoint.close()
     trace.wall_seconds = time.perf_counter() - t0
     return trace

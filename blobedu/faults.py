@@ -7,7 +7,9 @@ listed *last* among those whose window contains the moment it is sent, so a late
 overlays an earlier one.
 
 S3 faults are met at the request edge (:mod:`blobedu.endpoint`); receiver faults are events for
-the receivers (:mod:`blobedu.spool`).  Nothing here talks to moto.
+the receivers (:mod:`blobedu.spool`); data-store faults are met by the Stalwart receiver's two
+data-store writes around the PUT (reserve, then commit: facts §5 "write order").  Nothing here
+talks to moto.
 """
 
 from __future__ import annotations
@@ -35,13 +37,20 @@ RECEIVER_KINDS = {
     "disk-loss": "the receiver's local disk is gone for good (a moment: disk-loss@T)",
     "disk-full": "local writes fail with ENOSPC during the window (disk-full@START-END)",
 }
+#: What the receiving Stalwart's *data store* (the database that holds queue entries and blob links,
+#: not S3) can do wrong.  ``MessageWrapper::queue`` writes it twice: the reservation before the PUT
+#: and the commit batch after it (crates/smtp/src/queue/spool.rs@v0.16.18:415-435 and 555-598).
+DATASTORE_KINDS = {
+    "datastore-down": "every data-store write fails in the window: the reservation (before S3) and the commit",
+    "commit-fail": "only the final commit batch fails in the window (after a good PUT: an orphan object)",
+}
 _POINT_KINDS = {"crash", "disk-loss"}
 _SPEC = re.compile(r"^(?P<kind>[a-z0-9-]+)@(?P<start>[^-]+)(?:-(?P<end>.+))?$")
 
 
 def allowed() -> str:
     """One line naming every fault kind, for error messages and --help."""
-    return ", ".join(list(S3_KINDS) + ["any HTTP status 400-599"] + list(RECEIVER_KINDS))
+    return ", ".join(list(S3_KINDS) + ["any HTTP status 400-599"] + list(RECEIVER_KINDS) + list(DATASTORE_KINDS))
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,12 @@ class Fault:
     @property
     def is_s3(self) -> bool:
         """True for faults met at the S3 request edge."""
-        return self.kind not in RECEIVER_KINDS
+        return self.kind not in RECEIVER_KINDS and self.kind not in DATASTORE_KINDS
+
+    @property
+    def is_datastore(self) -> bool:
+        """True for faults met by the receiver's data-store writes (reserve, commit)."""
+        return self.kind in DATASTORE_KINDS
 
     def active(self, t: float) -> bool:
         """True when a request sent at ``t`` meets this fault."""
@@ -80,7 +94,7 @@ def parse(spec: str) -> Fault:
     if not match:
         raise BlobeduError(f"bad fault {spec!r}: write KIND@START[-END], e.g. 503@0-5, refused@30m-2h, crash@30m")
     kind = match.group("kind")
-    if kind not in S3_KINDS and kind not in RECEIVER_KINDS:
+    if kind not in S3_KINDS and kind not in RECEIVER_KINDS and kind not in DATASTORE_KINDS:
         if not (kind.isdigit() and 400 <= int(kind) <= 599):
             raise BlobeduError(f"bad fault {spec!r}: unknown kind {kind!r}; allowed: {allowed()}")
     try:
@@ -110,8 +124,13 @@ class FaultPlan:
 
     @property
     def receiver(self) -> tuple[Fault, ...]:
-        """The receiver faults (crash, disk-loss, disk-full), in the order given."""
+        """The faults on the receiving node (crash, disk-loss, disk-full; datastore-down, commit-fail), in order."""
         return tuple(f for f in self.faults if not f.is_s3)
+
+    @property
+    def datastore(self) -> tuple[Fault, ...]:
+        """The data-store faults (datastore-down, commit-fail), in the order given."""
+        return tuple(f for f in self.faults if f.is_datastore)
 
     def s3_fault_at(self, t: float) -> Optional[Fault]:
         """The S3 fault a request sent at ``t`` meets: the last listed whose window holds ``t``."""
@@ -120,6 +139,11 @@ class FaultPlan:
             if fault.active(t):
                 hit = fault
         return hit
+
+    def datastore_fails_at(self, t: float, step: str) -> bool:
+        """True when the receiver's data-store write ``step`` ("reserve" or "commit") at ``t`` fails."""
+        kinds = {"datastore-down"} if step == "reserve" else {"datastore-down", "commit-fail"}
+        return any(f.kind in kinds and f.active(t) for f in self.faults)
 
     def disk_full_at(self, t: float) -> bool:
         """True when a local write at ``t`` fails with ENOSPC."""
@@ -140,7 +164,8 @@ class FaultPlan:
         """Refuse receiver faults where only the S3 edge exists (``blobedu put``)."""
         if self.receiver:
             kinds = ", ".join(sorted({f.kind for f in self.receiver}))
-            raise BlobeduError(f"{command} has no receiver, so {kinds} cannot apply; use blobedu deliver")
+            raise BlobeduError(f"{command} has no receiver and no data store, so {kinds} cannot apply; "
+                               "use blobedu deliver")
 
 
 def plan(specs: Sequence[str | Fault] | FaultPlan | None) -> FaultPlan:

@@ -204,10 +204,11 @@ class Session:
 class Copy:
     """One copy the receiver accepted with a 250, and what became of it (as :class:`receiver.Acceptance`)."""
 
-    __slots__ = ("t", "durable_at", "mailbox_at", "bounced_at", "lost_at", "in_spool", "upload")
+    __slots__ = ("t", "durable_at", "mailbox_at", "bounced_at", "lost_at", "in_spool", "upload", "told")
 
     def __init__(self, t: float) -> None:
         self.t = t
+        self.told = True  # whether its bounce, if it bounced, can reach the author (bounces.told)
         self.durable_at: Optional[float] = None
         self.mailbox_at: Optional[float] = None
         self.bounced_at: Optional[float] = None
@@ -244,8 +245,8 @@ class Message:
         if delivered:
             self.fate = "delivered"
             self.delivered_at = min(c.durable_at if c.durable_at is not None else c.mailbox_at for c in delivered)
-        elif self.sender_bounced or any(c.bounced_at is not None for c in self.copies):
-            self.fate = "bounced"
+        elif self.sender_bounced or any(c.bounced_at is not None and c.told for c in self.copies):
+            self.fate = "bounced"  # the author was told
         elif self.released_at is None or self.open_dots or any(c.pending for c in self.copies):
             self.fate = "queued"
         else:
@@ -267,6 +268,15 @@ class _Log:
 
     def __len__(self) -> int:
         return len(self.times)
+
+
+class _Blob:
+    """A blob that is not a message body (a DSN's): only whether it is in S3."""
+
+    __slots__ = ("in_s3",)
+
+    def __init__(self) -> None:
+        self.in_s3 = False
 
 
 class _HungForever(Exception):
@@ -334,6 +344,8 @@ class Fleet:
         self.messages = [Message(i, names[i], float(a)) for i, a in enumerate(arrivals)]
         self.capacity = _Capacity(c.s3_capacity) if c.s3_capacity else None
         self._s3_faults = self.faults.s3
+        if self.faults.datastore and c.receiver != "stalwart":
+            raise BlobeduError("datastore-down and commit-fail are faults of Stalwart's data store: use receiver stalwart")
         self._answers: dict[tuple, tuple[policy.Reply, bool, float]] = {}
         self._heap: list = []
         self._seq = itertools.count()
@@ -410,7 +422,7 @@ class Fleet:
         return proc
 
     # -- S3: the policy machines, fed by the edge rules --------------------------------------------------
-    def _s3(self, m: Message, machine: policy.Machine):
+    def _s3(self, m, machine: policy.Machine):
         """Drive one :mod:`policy` machine for message ``m``; yields wake times, returns its Outcome.
 
         Each request meets the fault the plan holds at that moment (the last listed active one wins,
@@ -511,7 +523,10 @@ class Fleet:
                 self._dots[proc] = (m, s)
 
     def _stalwart_dot(self, m: Message, s: Session, proc: _Proc):
-        """MessageWrapper::queue: put_blob through the retry loop, 250 on success, 451 4.3.5 on failure."""
+        """MessageWrapper::queue: reserve, put_blob through the retry loop, commit; 250, or 451 4.3.5 on any failure."""
+        if self.faults.datastore_fails_at(self.now, "reserve"):  # before S3 is touched
+            self._reply(s, REPLY_TEMPFAIL)
+            return
         m.open_dots += 1
         self.memory_log.add(self.now, 1)
         try:
@@ -524,7 +539,9 @@ class Fleet:
             self._end_dot(m, proc)
             raise
         self._end_dot(m, proc)
-        if outcome.ok:
+        if outcome.ok and self.faults.datastore_fails_at(self.now, "commit"):
+            self._reply(s, REPLY_TEMPFAIL)  # the object just PUT is an orphan; the sender keeps the message
+        elif outcome.ok:
             copy = Copy(self.now)
             if m.in_s3:
                 copy.durable_at = copy.t
@@ -628,8 +645,24 @@ class Fleet:
                 if end is not None and end > self.now:
                     yield end
                 copy.bounced_at = self.now
+                copy.told = yield from self._queue_dsn()
                 return
             yield nxt
+
+    def _queue_dsn(self):
+        """A receiver's bounce goes through MessageWrapper::queue on this same store, result ignored (bounces.py).
+
+        Returns whether it can reach the author: queued with its blob in S3.  Dropped (a failed write),
+        unreadable (a lost write) or stuck (hung for good) bounces tell nobody.
+        """
+        if self.faults.datastore_fails_at(self.now, "reserve"):
+            return False
+        blob = _Blob()
+        try:
+            outcome = yield from self._s3(blob, policy.put(self.behaviour, self.max_retries, self.verify))
+        except _HungForever:
+            return False
+        return outcome.ok and not self.faults.datastore_fails_at(self.now, "commit") and blob.in_s3
 
     # -- faults on the node ------------------------------------------------------------------------------
     def _node_fault(self, fault: Fault):

@@ -65,6 +65,11 @@ NOTEBOOKS: dict[str, Notebook] = {
         "than the sender waits for the final-dot reply (5 minutes for a Stalwart sender, 10 for Postfix and "
         "Exim) delivers the message twice.",
     ),
+    "06_beyond_incoming_mail.ipynb": Notebook(
+        "What else stops while S3 is down: reads, other writes, queued mail, bounces?",
+        "Every blob read and write pays the same retry loop, then fails (IMAP body fetches, JMAP, POP3, APPEND, "
+        "uploads); flags and headers keep working; and a bounce written while the blob store is down is dropped.",
+    ),
     "07_fleet.ipynb": Notebook(
         "At thousands of messages a day, how much piles up while S3 is down, and how long does it take to drain?",
         "In the senders' queues; Stalwart's memory holds only sessions in flight (unless a silent S3 hangs them, "

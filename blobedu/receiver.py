@@ -26,7 +26,15 @@ networked database that survives the node, as in an S3 deployment.
 
 After a 250 the queue delivers locally, which reads the blob back from S3.  A read error is
 "Temporary I/O error.", a missing blob "Blob not found." (facts §2); both are retried on the
-receiver's queue schedule until the entry expires and bounces.
+receiver's queue schedule until the entry expires and bounces.  That bounce is itself queued
+through ``MessageWrapper::queue``, on this same blob store, and its result is ignored
+(:mod:`blobedu.bounces`): when the store is still losing writes, the bounce is lost too.
+
+The data store is written twice around the PUT (facts §5 "write order"; spool.rs@v0.16.18:415-435
+and 555-598): a ``datastore-down`` fault fails the reservation, so the sender gets the same 451
+before S3 is touched; a ``commit-fail`` (or ``datastore-down``) fault at the commit fails the final
+batch after a good PUT, so the sender gets a 451 and the object stays in S3 as an orphan with only
+an expiring reservation, which the daily purge deletes (store/src/write/blob.rs@v0.16.18:88-205, 253-288).
 """
 
 from __future__ import annotations
@@ -86,6 +94,7 @@ class DataRecord:
     replied_at: Optional[float] = None
     store: Optional[dict[str, Any]] = None
     durable_at_reply: Optional[bool] = None
+    datastore: Optional[str] = None  # "reserve failed" / "commit failed": which data-store write failed
 
 
 class Receiver:
@@ -107,6 +116,7 @@ class Receiver:
         self.local: list[dict[str, Any]] = []
         self.dsns: list[dict[str, Any]] = []
         self.data_store: dict[str, Any] = {"reservations": {}, "queue": {}}
+        self.orphans: list[str] = []  # keys PUT to S3 whose commit failed: only the purge removes them
         self.inflight: set[asyncio.Task] = set()
         self.background: set[asyncio.Task] = set()
         self._protocols: list[SMTP] = []
@@ -222,12 +232,15 @@ class Receiver:
                 if end is not None and end > now:
                     await self.clock.sleep(end - now)
                 acc.bounced_at = self.clock.now()
+                from .bounces import queue_dsn
                 from .sender import make_dsn
 
                 # a local temporary failure is the response "451 4.3.0 <reason>" (outbound/local.rs:70-81
                 # @v0.16.18), and the expired bounce keeps it (queue/dsn.rs:580-600)
-                self.dsns.append(make_dsn("failed", acc.bounced_at, HOSTNAME, LOCAL_TEMPFAIL_STATUS,
-                                          f"smtp; 451 {LOCAL_TEMPFAIL_STATUS} {result}", origin="receiver"))
+                dsn = make_dsn("failed", acc.bounced_at, HOSTNAME, LOCAL_TEMPFAIL_STATUS,
+                               f"smtp; 451 {LOCAL_TEMPFAIL_STATUS} {result}", origin="receiver")
+                # send_dsn queues the bounce through this same store and ignores the result (dsn.rs:34-68)
+                self.dsns.append(await queue_dsn(dsn, self.store, self.clock, "receiver"))
                 self.event("bounce", queue_id=f"{acc.queue_id:x}", reason=result)
                 return
             await self.clock.sleep(nxt - now)
@@ -244,7 +257,12 @@ class StalwartReceiver(Receiver):
         from .store import blob_key
 
         key = blob_key(body)
-        # 1. reserve the blob in the data store (spool.rs:373, BlobLink::Temporary)
+        # 1. reserve the blob in the data store (spool.rs@v0.16.18:415-435, BlobLink::Temporary); a
+        #    failed write returns before S3 is touched
+        if self._datastore_fails("reserve"):
+            record.datastore = "reserve failed"
+            self.event("data store write failed", step="reserve")
+            return self._reply(record, REPLY_TEMPFAIL)
         self.data_store["reservations"][key] = self.clock.now() + RESERVE_SECONDS
         # 2. put_blob: the body goes to S3, through Stalwart's retry loop
         trace = await self.store.aput(body, self.clock, key=key)
@@ -256,7 +274,18 @@ class StalwartReceiver(Receiver):
             return REPLY_TEMPFAIL
         if trace.outcome != "stored":
             return self._reply(record, REPLY_TEMPFAIL)
+        # 3. commit the queue entry in one data-store batch (spool.rs@v0.16.18:555-598); if it fails
+        #    the object just PUT is an orphan: no queue entry links it, only the expiring reservation
+        if self._datastore_fails("commit"):
+            record.datastore = "commit failed"
+            if trace.durable:
+                self.orphans.append(key)
+            self.event("data store write failed", step="commit", orphan=bool(trace.durable))
+            return self._reply(record, REPLY_TEMPFAIL)
         if trace.durable:
             self.custody.hold("S3", self.clock.now(), "blob (queue entry, then mailbox)")
-        # 3. commit the queue entry in one data-store batch
         return self._reply(record, self._accept(record, key, bool(trace.durable)))
+
+    def _datastore_fails(self, step: str) -> bool:
+        """Whether the data-store write ``step`` (reserve or commit) meets a data-store fault now."""
+        return self.store.faults.datastore_fails_at(self.clock.now() - self.store.origin, step)

@@ -9,6 +9,10 @@ client.rs:137-148@v0.16.18; its 10-minute ``dataTimeout`` bounds only sending th
 ``smtp_data_done_timeout`` and Exim ``final_timeout`` 10 minutes.  RFC 5321 §4.5.3.2.6's
 10 minutes is a minimum.  Past that wait the attempt counts as failed and the sender hangs up,
 whatever the receiver does next: the receiver may still accept, and the retry makes a duplicate.
+
+A Stalwart sender queues its own DSNs through its own blob store and ignores the result
+(queue/dsn.rs@v0.16.18:34-68): given that ``store``, every DSN goes through
+:func:`blobedu.bounces.queue_dsn`, and one written while that store is down is dropped.
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ class SendingMTA:
     """One message in a sending server's queue, retried on ``schedule`` until delivered or bounced."""
 
     def __init__(self, schedule: Schedule, clock, port: int, custody: Custody, events: list,
-                 final_dot_wait: Optional[float] = None, host: str = "127.0.0.1") -> None:
+                 final_dot_wait: Optional[float] = None, host: str = "127.0.0.1", store=None) -> None:
         self.schedule = schedule
         self.clock = clock
         self.port = port
@@ -86,6 +90,15 @@ class SendingMTA:
         self.session_ports: list[int] = []
         self.dsns: list[dict[str, Any]] = []
         self.fate: Optional[str] = None
+        self.store = store  # a Stalwart sender's own blob store, which its DSNs are queued through
+
+    async def _send_dsn(self, dsn: dict[str, Any]) -> None:
+        """Keep ``dsn``; a Stalwart sender first queues it through its own store (result ignored)."""
+        if self.store is not None:
+            from .bounces import queue_dsn
+
+            await queue_dsn(dsn, self.store, self.clock, "sender")
+        self.dsns.append(dsn)
 
     def event(self, what: str, **data: Any) -> None:
         """Record a timeline event."""
@@ -132,8 +145,8 @@ class SendingMTA:
             w = warnings.pop(0)
             await self.clock.sleep(w - self.clock.now())
             last = self.sessions[-1].reply if self.sessions else "no attempt"
-            self.dsns.append(make_dsn("delayed", self.clock.now(), SENDER_HOST, self.schedule.delay_status(last),
-                                      f"smtp; {last}"))
+            await self._send_dsn(make_dsn("delayed", self.clock.now(), SENDER_HOST, self.schedule.delay_status(last),
+                                          f"smtp; {last}"))
             self.event("delay warning")
         await self.clock.sleep(when - self.clock.now())
 
@@ -162,8 +175,11 @@ class SendingMTA:
             await self._wait_until(nxt, warnings)
         now = self.clock.now()
         last = self.sessions[-1].reply
-        code = last.split()[1] if last.startswith("5") else self.schedule.bounce_status(last)
-        self.dsns.append(make_dsn("failed", now, SENDER_HOST, code, f"smtp; {last}"))
+        if last.startswith("5"):
+            code, diagnostic = last.split()[1], f"smtp; {last}"
+        else:  # the queue gave up on a temporary failure
+            code, diagnostic = self.schedule.bounce_status(last), f"smtp; {last}{self.schedule.expiry_note}"
+        await self._send_dsn(make_dsn("failed", now, SENDER_HOST, code, diagnostic))
         self.custody.release(held, now, "bounced")
         self.event("bounce")
         self.fate = "bounced"

@@ -229,7 +229,8 @@ class S3BlobStore:
             trace.outcome = "stored" if outcome.ok else "failed"
             trace.durable = self.endpoint.exists(key)
         elif operation == "get":
-            trace.outcome = ("found" if outcome.found else "missing") if outcome.ok else "failed"
+            # a 404 is None, not an error (get_blob, mod.rs@v0.16.18:94-135; facts §1)
+            trace.outcome = ("found" if outcome.found else "not-found") if outcome.ok else "failed"
         else:
             trace.outcome = "deleted" if outcome.ok else "failed"
         return trace
@@ -272,7 +273,7 @@ class S3BlobStore:
         return self._run("put", key or blob_key(data), data)
 
     def get(self, key: str) -> StoreTrace:
-        """``get_blob``: read a blob back; ``outcome`` is found, missing or failed."""
+        """``get_blob``: read a blob back; ``outcome`` is found, not-found (a 404) or failed."""
         return self._run("get", key)
 
     def delete(self, key: str) -> StoreTrace:
@@ -361,6 +362,10 @@ class S3BlobStore:
         """``get_blob`` on an asyncio loop."""
         return await self._arun("get", key, b"", clock)
 
+    async def adelete(self, key: str, clock) -> StoreTrace:
+        """``delete_blob`` on an asyncio loop (the purge's DELETE)."""
+        return await self._arun("delete", key, b"", clock)
+
     def close(self) -> None:
         """Close the endpoint if this store made it."""
         if self._owns_endpoint:
@@ -387,5 +392,33 @@ def put(data: bytes = b"Subject: hello\r\n\r\nA message body.\r\n", faults=None,
         store = S3BlobStore(config, ep, clock, fault_plan)
         store.origin = store.clock.now()
         return store.put(data)
+    finally:
+        ep.close()
+
+
+def get(data: bytes = b"Subject: hello\r\n\r\nA message body.\r\n", faults=None, config: StoreConfig | None = None,
+        endpoint: str = "in-process", clock=None, missing: bool = False) -> StoreTrace:
+    """One traced GET on a fresh endpoint: the function behind ``blobedu get``.
+
+    The blob is first stored with no fault and off the clock (the message was accepted before the
+    outage); ``missing`` skips that, so S3 answers 404.  Then ``get_blob`` runs through the faults,
+    which count from the GET's first request, exactly as ``put``'s do.
+    """
+    from .endpoint import make
+
+    config = config or StoreConfig()
+    config.resolved()  # fail on bad input before starting anything
+    fault_plan = plan(faults)
+    fault_plan.require_s3_only("blobedu get")
+    ep = make(endpoint)
+    try:
+        key = blob_key(data)
+        if not missing:
+            reply, _ = ep.send("PUT", key, data, None, config.resolved()["timeout"])
+            if reply.status != 200:  # pragma: no cover - moto always keeps a fault-free PUT
+                raise BlobeduError(f"could not store the blob before the GET: {reply.result}")
+        store = S3BlobStore(config, ep, clock, fault_plan)
+        store.origin = store.clock.now()
+        return store.get(key)
     finally:
         ep.close()

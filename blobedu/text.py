@@ -32,6 +32,19 @@ def render_put(trace) -> str:
     return "\n".join(lines)
 
 
+def render_get(trace) -> str:
+    """A readable timeline of one GET: the same lines as a PUT's, then what the reader gets."""
+    lines = render_put(trace).splitlines()[:-1]  # a GET stores nothing: no "durable in S3" line
+    lines[0] = lines[0].replace(" · verify on", "").replace(" · verify off", "")  # verify is a PUT's
+    lines.append({
+        "found": "the blob came back: the message can be shown",
+        "not-found": "S3 answered 404, which get_blob returns as None, not as an error (the blob is missing)",
+        "failed": "the read failed: the operation that needed the blob fails",
+        "hung": "the read never ends: the operation that needed the blob waits with it",
+    }.get(trace.outcome, trace.outcome))
+    return "\n".join(lines)
+
+
 def render_deliver(trace) -> str:
     """A readable account of one delivery: sessions, local delivery, DSNs in time order, then the verdict."""
     c = trace.config
@@ -42,6 +55,8 @@ def render_deliver(trace) -> str:
         f"timeout {format_duration(st['timeout'])}, verify {'on' if st['verify'] else 'off'}) · "
         f"final-dot wait {format_duration(c['data_timeout'])} · faults: {', '.join(c['faults']) or 'none'}"
     )
+    if c.get("sender_faults"):
+        head += f" · sender's own S3: {', '.join(c['sender_faults'])}"
     rows: list[tuple[float, str]] = []
     for i, s in enumerate(trace.sessions, 1):
         line = f"session {i}: {s.reply}"
@@ -69,8 +84,17 @@ def render_deliver(trace) -> str:
             rows.append((event["t"], f"uploaded from the spool to S3, queued {event.get('queue_id', '')}"))
         elif what == "spool write failed":
             rows.append((event["t"], f"spool write failed: {event.get('error', '')}"))
+        elif what == "data store write failed" and event.get("step") == "reserve":
+            rows.append((event["t"], "receiver's data store down: the reservation failed, 451 before any S3 request"))
+        elif what == "data store write failed":
+            rows.append((event["t"], "receiver's commit failed after the PUT: 451, and the object stays in S3 "
+                         "as an orphan until the purge" if event.get("orphan") else
+                         "receiver's commit failed: 451"))
     for dsn in trace.dsns:
-        rows.append((dsn["t"], f"DSN ({dsn['kind']}, from the {dsn['origin']}): {dsn['diagnostic']}"))
+        line = f"DSN ({dsn['kind']}, from the {dsn['origin']}): {dsn['diagnostic']}"
+        if dsn.get("fate_kind", "queued") != "queued":
+            line += f"\n{'':>11}... {dsn['fate']}"
+        rows.append((dsn["t"], line))
     rows.sort(key=lambda r: r[0])
     return "\n".join([head] + [f"{format_duration(t):>9}  {line}" for t, line in rows] + [verdict(trace)])
 
@@ -84,8 +108,10 @@ def verdict(trace) -> str:
     elif trace.fate == "bounced":
         bounce = next((d for d in trace.dsns if d["kind"] == "failed"), None)
         parts = [f"bounced at {format_duration(bounce['t'])}" if bounce else "bounced"]
-    else:
+    elif trace.copies:
         parts = ["LOST after a 250"]
+    else:
+        parts = ["LOST: the sender gave up"]
     parts.append(", ".join(f"{n} × {code}" for code, n in sorted(tempfails.items())) or "no 4xx")
     if timeouts:
         parts.append(f"{timeouts} × DATA timeout")
@@ -103,6 +129,13 @@ def verdict(trace) -> str:
         parts.append("the sender held it until the 250")
     elif trace.fate == "bounced" and trace.copies == 0:
         parts.append("the sender held it until it gave up")
+    unsent = [d for d in trace.dsns if d["kind"] == "failed" and d.get("fate_kind", "queued") != "queued"]
+    if trace.fate == "lost" and unsent:
+        d = unsent[-1]
+        how = {"dropped": "was dropped, its own blob store being down",
+               "unreadable": "was written to the same store and lost like the message",
+               }.get(d["fate_kind"], "still hung in its own blob store")
+        parts.append(f"the {d['origin']}'s bounce {how}: the author was never told")
     return ", ".join(parts)
 
 

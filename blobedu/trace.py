@@ -164,6 +164,7 @@ class DeliveryTrace:
     events: list[dict[str, Any]] = field(default_factory=list)
     ended: float = 0.0
     wall_seconds: float = 0.0
+    author_told: Optional[bool] = None  # not delivered: whether a bounce can reach the author
 
     def to_dict(self) -> dict[str, Any]:
         """The trace as a JSON-ready dict (the CLI's ``deliver --json`` object)."""
@@ -180,6 +181,7 @@ class DeliveryTrace:
             "custody": self.custody,
             "events": self.events,
             "ended": round(self.ended, 6),
+            "author_told": self.author_told,
         }
 
     def to_json(self, **kwargs: Any) -> str:

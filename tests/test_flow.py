@@ -180,14 +180,15 @@ def test_duplicate_with_ten_slow_retries_and_its_control():
     assert control.copies == 1 and control.sessions[0].reply.startswith("250")
 
 
-def test_lost_write_on_0161_is_accepted_then_bounces_from_the_receiver():
+def test_lost_write_on_0161_is_accepted_then_the_receivers_bounce_is_lost_too():
     trace = deliver(["lost-write@0"], DeliveryConfig(store=StoreConfig(version="0.16.1")))
     assert trace.sessions[0].reply.startswith("250") and trace.sessions[0].durable_at_reply is False
     results = {e["result"] for e in trace.local}
     assert results == {"Blob not found."}
     assert [e["t"] for e in trace.local][:3] == [0, 2 * M, 7 * M]  # the queue schedule
-    assert trace.fate == "bounced"
-    assert [(d["origin"], d["t"]) for d in trace.dsns if d["kind"] == "failed"] == [("receiver", 3 * D)]
+    assert trace.fate == "lost" and trace.author_told is False  # the bounce's blob was lost as well
+    assert [(d["origin"], d["t"], d["fate_kind"]) for d in trace.dsns if d["kind"] == "failed"] == [
+        ("receiver", 3 * D, "unreadable")]
 
 
 def test_read_outage_after_acceptance_is_a_temporary_io_error():

@@ -85,10 +85,14 @@ def _store_flags(draw) -> list[str]:
 
 @st.composite
 def argvs(draw):
-    command = draw(st.sampled_from(["put", "put", "deliver", "deliver", "deliver", "link", "bogus"]))
+    command = draw(st.sampled_from(["put", "put", "get", "deliver", "deliver", "deliver", "link", "bogus"]))
     args = [command]
-    if command in ("put", "deliver"):
+    if command in ("put", "get", "deliver"):
         args += _store_flags(draw)
+    if command == "get" and draw(st.booleans()):
+        args += ["--missing"]
+    if command == "deliver" and draw(st.integers(0, 3)) == 3:
+        args += ["--sender-fault", draw(faults())]
     if command == "deliver":
         if draw(st.booleans()):
             args += ["--sender", draw(mostly(st.sampled_from(["stalwart", "postfix", "exim", "rfc5321"]),
@@ -126,7 +130,7 @@ def check(argv: list[str], code: int, out: str, err: str, seconds: float) -> Non
         assert err.startswith("blobedu: error: ") and err.endswith("\n") and err.count("\n") == 1, (argv, err)
     else:
         assert err == "", (argv, err)
-        if "--json" in argv and argv[0] in ("put", "deliver"):
+        if "--json" in argv and argv[0] in ("put", "get", "deliver"):
             data = json.loads(out, parse_constant=_reject_constant)  # strict: no Infinity or NaN
             assert isinstance(data, dict)
 

@@ -89,7 +89,7 @@ def test_longest_operation_bounds_every_put(endpoint, version, retries, timeout,
     config = StoreConfig(version=version, max_retries=retries if b.retries else None, timeout=timeout,
                          latency=latency)
     try:
-        s = config.resolved()
+        s = config.check_horizon()
     except BlobeduError:
         event("refused up front")
         return  # refused up front (out of range, or past the horizon)

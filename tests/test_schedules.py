@@ -28,11 +28,16 @@ def ref_intervals_next(intervals, expire, queued, failures):
 
 
 def ref_postfix_next(queued, failures):
-    """Postfix: delay = time in queue clamped to [300, 4000] s, then the next 300 s queue run; 5 d lifetime."""
+    """Postfix: delay = time in queue clamped to [300, 4000] s, then the next 300 s queue run; 5 d lifetime.
+
+    The queue manager takes the message at a run once its time stamp is at most 1 s ahead
+    (``st_mtime > time(NULL) + 1`` is skipped, src/qmgr/qmgr_active.c:202-203@v3.7.11; seen on a
+    real Postfix 3.7.11 in tests/test_realmta.py).
+    """
     now = failures[-1]
     if now - queued >= 5 * D:
         return None
-    due = now + min(max(now - queued, 300.0), 4000.0)
+    due = now + min(max(now - queued, 300.0), 4000.0) - 1
     runs = -(-(due - queued) // 300)  # ceiling division: the first queue run at or after `due`
     return queued + runs * 300.0
 
@@ -49,6 +54,8 @@ def ref_exim_next(queued, failures, gaps, run=30 * M):
     ``exim -q30m``: ``QUEUEINTERVAL='30m'`` in /etc/init.d/exim4; facts §3); ``run=0`` retries exactly.
     """
     now, elapsed = failures[-1], failures[-1] - failures[0]
+    if now - queued > 4 * D:
+        return None  # on the queue longer than the last cutoff (src/src/retry.c:756-768@exim-4.96)
     if elapsed <= 2 * H:
         gap = 15 * M
     elif elapsed <= 16 * H:
@@ -166,7 +173,8 @@ def test_postfix_permanent_outage_by_hand():
 
 
 @pytest.mark.parametrize("queued, failure, expected", [
-    (0, 1, 600),            # 1 + 300 = 301: missed the 300 s run, so the 600 s run
+    (0, 1, 300),            # 1 + 300 = 301: at most 1 s ahead at the 300 s run, taken (qmgr_active.c:202)
+    (0, 2, 600),            # 2 + 300 = 302: 2 s ahead at the 300 s run, so the 600 s run
     (0, 601, 1500),         # 601 + 601 = 1202 -> 1500
     (0, 4500, 8700),        # 4500 + 4000 (clamped) = 8500 -> 8700
     (100, 350, 700),        # runs are every 300 s from 100; 350 + 300 = 650 -> 700

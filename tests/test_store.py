@@ -203,7 +203,7 @@ def test_get_found_missing_and_failed(endpoint):
     stored = store.put(fresh_blob())
     assert store.get(stored.key).outcome == "found"
     missing = store.get("no-such-key")
-    assert missing.outcome == "missing" and missing.error is None
+    assert missing.outcome == "not-found" and missing.error is None
     assert methods(missing) == [("GET", 404)]
     failing = make_store(endpoint, faults=["refused@0"])
     trace = failing.get(stored.key)
