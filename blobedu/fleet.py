@@ -47,7 +47,7 @@ fleet behaves exactly as it would alone at its arrival time (tested).  The coupl
 What bounds the speed
 ---------------------
 The interpreter stepping generators.  Profiled with cProfile (``benchmarks/fleet.py --profile``:
-10,000 messages, 6 h refused on 0.16.18, 24,717 SMTP sessions, 59,434 S3 requests, about 0.25 s
+10,000 messages, 6 h refused on 0.16.18, 24,721 SMTP sessions, 59,442 S3 requests, about 0.25 s
 without the profiler): half the time is the generators' own code (the store-loop driver ``_s3``,
 ``policy.put``/``_request``, the sender and final-dot processes, ``send`` frame switches), about
 7 % heap pushes and pops, 7 % recording the series, 5 % assigning senders, the rest schedule
