@@ -130,12 +130,44 @@ def bench_flow_stalwart_4d_outage() -> list[Figure]:
     return _flow("stalwart")
 
 
+# ================================================================ fleet (issue #13; more rows in benchmarks/fleet.py)
+def _fleet(messages: int, goal: float) -> list[Figure]:
+    from blobedu.fleet import FleetConfig, run
+
+    config = FleetConfig(messages=messages)
+    run(["refused@6h-12h"], config)  # warm-up
+    walls = []
+    for _ in range(5):
+        result = run(["refused@6h-12h"], config)
+        walls.append(result.wall_seconds)
+    wall = statistics.median(walls)
+    return [
+        ("SMTP sessions", float(result.smtp_sessions), ""),
+        ("S3 requests", float(result.s3_requests), ""),
+        ("simulated time", result.ended / 86400, "d"),
+        ("engine wall time (median of 5)", wall, "s"),
+        (f"goal: wall time < {goal:g} s", 1.0 if wall < goal else 0.0, "(1 = met)"),
+    ]
+
+
+def bench_fleet_10k_day_6h_refused() -> list[Figure]:
+    """10,000 messages over a day through refused@6h-12h, senders stalwart:40,postfix:40,exim:20 (goal < 5 s)."""
+    return _fleet(10_000, 5.0)
+
+
+def bench_fleet_1k_day_6h_refused() -> list[Figure]:
+    """1,000 messages over a day through refused@6h-12h, so a panel stays interactive (goal < 1 s)."""
+    return _fleet(1_000, 1.0)
+
+
 # ================================================================ runner
 BENCHMARKS: list[Callable[[], list[Figure]]] = [
     bench_outage_max_retries_10,
     bench_real_vs_virtual_clock,
     bench_flow_postfix_4d_outage,
     bench_flow_stalwart_4d_outage,
+    bench_fleet_10k_day_6h_refused,
+    bench_fleet_1k_day_6h_refused,
 ]
 
 

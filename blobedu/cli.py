@@ -55,6 +55,28 @@ def _count(text: str) -> int:
     return int(match.group(1))
 
 
+def _bounded_int(lo: int, hi: int):
+    """A type for a whole number from ``lo`` to ``hi``, in ASCII digits."""
+    def parse(text: str) -> int:
+        value = _count(text)
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is not a whole number from {lo:,} to {hi:,}")
+        return value
+    return parse
+
+
+_NUMBER = re.compile(r"[ \t]*([0-9]{1,12}(?:\.[0-9]{1,12})?)[ \t]*")
+
+
+def _rate(text: str) -> float:
+    """Requests per second: a number above 0 in ASCII digits, e.g. 50 or 2.5."""
+    match = _NUMBER.fullmatch(text)
+    if not match or not float(match.group(1)) > 0:
+        shown = repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "...'"
+        raise argparse.ArgumentTypeError(f"{shown} is not a number of requests per second above 0, e.g. 50")
+    return float(match.group(1))
+
+
 def _add_store_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stalwart", default=LATEST, metavar="VERSION",
                    help=f"Stalwart version of the receiver (default {LATEST})")
@@ -121,6 +143,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a fault on a Stalwart sender's own S3, which its DSNs are queued through "
                         "(a bounce written while it is down is dropped); S3 kinds only")
 
+    f = sub.add_parser("fleet", help="many messages through an outage: backlog, memory, S3 load, delays, bounces")
+    _add_store_flags(f)
+    f.add_argument("--messages", type=_bounded_int(1, 200_000), default=1000, metavar="N",
+                   help="how many messages (default 1000, at most 200000)")
+    f.add_argument("--over", type=_duration, default=86400.0, metavar="DURATION",
+                   help="they arrive evenly spread over this long (default 1d)")
+    f.add_argument("--senders", default="stalwart:40,postfix:40,exim:20", metavar="NAME:SHARE,...",
+                   help="the sending servers and their shares (default stalwart:40,postfix:40,exim:20)")
+    f.add_argument("--receiver", default="stalwart", choices=["stalwart", "wal"],
+                   help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast")
+    f.add_argument("--s3-capacity", type=_rate, default=None, metavar="REQ/S",
+                   help="above this many requests per second S3 answers 503 SlowDown (default: no limit)")
+    f.add_argument("--size", type=_bounded_int(1, 1 << 30), default=64 * 1024, metavar="BYTES",
+                   help="message size in bytes (default 65536)")
+
     k = sub.add_parser("link", help="print Binder and nbviewer links to paste into a forum answer")
     k.add_argument("notebook", help="path of a notebook, e.g. notebooks/03_tempfail_flow.ipynb")
     k.add_argument("--repo", required=True, metavar="OWNER/NAME")
@@ -182,6 +219,30 @@ def _cmd_deliver(args) -> int:
     return 0
 
 
+def _cmd_fleet(args) -> int:
+    from .clock import HORIZON_SECONDS
+    from .fleet import FleetConfig, parse_senders, run
+
+    if args.endpoint != "in-process":
+        raise BlobeduError("fleet runs without an endpoint (its S3 is the model's own); --endpoint loopback is for put")
+    if args.over > HORIZON_SECONDS:
+        raise BlobeduError("--over must be at most 30d, blobedu's horizon")
+    config = FleetConfig(store=_store_config(args), messages=args.messages, over=args.over,
+                         senders=parse_senders(args.senders), receiver=args.receiver,
+                         s3_capacity=args.s3_capacity, size=args.size)
+    config.check()
+    result = run(args.fault, config)
+    if args.json:
+        try:
+            text = json.dumps(result.to_dict(), allow_nan=False)  # one line: the series are long
+        except ValueError as exc:
+            raise BlobeduError(f"the result holds a number JSON cannot carry ({exc})") from None
+        _print(text)
+    else:
+        _print(result.summary())
+    return 0
+
+
 def _cmd_link(args) -> int:
     from .links import forum_snippet
 
@@ -221,7 +282,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _escape_unencodable()
     try:
         args = build_parser().parse_args(argv)
-        return {"put": _cmd_put, "get": _cmd_get, "deliver": _cmd_deliver, "link": _cmd_link}[args.command](args)
+        return {"put": _cmd_put, "get": _cmd_get, "deliver": _cmd_deliver, "fleet": _cmd_fleet,
+                "link": _cmd_link}[args.command](args)
     except BlobeduError as exc:
         print(f"blobedu: error: {one_line(str(exc))}", file=sys.stderr)
         return 2

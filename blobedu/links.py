@@ -70,6 +70,12 @@ NOTEBOOKS: dict[str, Notebook] = {
         "Every blob read and write pays the same retry loop, then fails (IMAP body fetches, JMAP, POP3, APPEND, "
         "uploads); flags and headers keep working; and a bounce written while the blob store is down is dropped.",
     ),
+    "07_fleet.ipynb": Notebook(
+        "At thousands of messages a day, how much piles up while S3 is down, and how long does it take to drain?",
+        "In the senders' queues; Stalwart's memory holds only sessions in flight (unless a silent S3 hangs them, "
+        "0.15); after S3 returns each sender retries on its own schedule, a Stalwart one up to a day late, in "
+        "bursts with no jitter.",
+    ),
 }
 
 # Names that point at a moving branch rather than a fixed revision.

@@ -84,9 +84,15 @@ class Schedule:
     #: with rule "last", the Status when the last attempt got no SMTP reply at all (refused, timeout, dropped)
     no_reply_status: tuple = (("refused", "4.4.1"), ("timeout", "4.4.2"), ("dropped", "4.4.2"))
 
-    def next_attempt(self, queued: float, failures: Sequence[float]) -> Optional[float]:
-        """Given the times of every temporary failure so far (the last one is now), the next attempt or None."""
+    def next_attempt(self, queued: float, failures: Sequence[float], runs_from: Optional[float] = None) -> Optional[float]:
+        """Given the times of every temporary failure so far (the last one is now), the next attempt or None.
+
+        ``runs_from`` is when the sender's queue runner started, for schedules retried at queue runs
+        (Postfix, Exim); None means with this message, as when a server handles one message alone.
+        A fleet of messages on one server shares its runner, so their retries come in bursts.
+        """
         now, count = failures[-1], len(failures)
+        origin = queued if runs_from is None else runs_from
         if self.kind == "intervals":
             due = now + self.intervals[min(count - 1, len(self.intervals) - 1)]
             return due if self.expire is None or due < queued + self.expire else None
@@ -101,7 +107,7 @@ class Schedule:
             # @v3.7.11).  Checked against a real Postfix 3.7.11 (tests/test_realmta.py).
             run = p["queue_run_delay"]
             due = now + delay - POSTFIX_SCAN_AHEAD
-            return queued + math.ceil((due - queued) / run - 1e-9) * run
+            return origin + math.ceil((due - origin) / run - 1e-9) * run
         if self.kind == "exim":
             first = failures[0]
             # a message queued longer than the last cutoff times out even if its first failure came
@@ -118,16 +124,16 @@ class Schedule:
                         # each retry under a G rule waits the previous interval times the factor
                         earlier = sum(1 for t in failures[:-1] if self._rule_of(t - first) == kind)
                         interval = interval * growth[0] ** earlier
-                    return self._next_queue_run(queued, now + interval)
+                    return self._next_queue_run(origin, now + interval)
             return None
         raise BlobeduError(f"unknown schedule kind {self.kind!r}")
 
-    def _next_queue_run(self, queued: float, earliest: float) -> float:
-        """The first queue run at or after ``earliest`` (runs every ``queue_interval`` from ``queued``)."""
+    def _next_queue_run(self, origin: float, earliest: float) -> float:
+        """The first queue run at or after ``earliest`` (runs every ``queue_interval`` from ``origin``)."""
         run = self.params.get("queue_interval") or 0.0
         if run <= 0:
             return earliest
-        return queued + math.ceil((earliest - queued) / run - 1e-9) * run
+        return origin + math.ceil((earliest - origin) / run - 1e-9) * run
 
     def bounce_status(self, last_reply: str) -> str:
         """The RFC 3464 ``Status`` of this sender's bounce, given the last reply it got."""

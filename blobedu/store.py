@@ -7,7 +7,8 @@ all into a :class:`~blobedu.trace.StoreTrace`.  There is a synchronous driver (`
 ``delete``) and an asyncio one (``aput``/``aget``) for the SMTP receiver; both run the same machine.
 
 A request's cost on the clock depends on what the version's ``timeout`` bounds (facts §1, the
-``timeout_bounds`` column of :mod:`blobedu.versions`):
+``timeout_bounds`` column of :mod:`blobedu.versions`); the rules live in :mod:`blobedu.edge`, which
+the fleet engine (:mod:`blobedu.fleet`) shares:
 
 * whole request (v0.5.0-v0.8.1, v0.16.x; reqwest): ``refused`` costs nothing, ``timeout`` (a silent
   S3) costs the whole timeout, anything else the configured latency.  A latency at or above the
@@ -29,6 +30,7 @@ from typing import Any, Callable, Optional
 
 from . import policy
 from .clock import HORIZON_SECONDS, VirtualClock
+from .edge import RequestRules
 from .errors import BlobeduError
 from .faults import Fault, FaultPlan, plan
 from .trace import RequestRecord, SleepRecord, StoreTrace
@@ -166,6 +168,7 @@ class S3BlobStore:
 
         self.config = config or StoreConfig()
         self.settings = self.config.check_horizon()
+        self.rules = RequestRules.of(self.config.behaviour, self.settings)
         self._owns_endpoint = endpoint is None
         self.endpoint = endpoint if endpoint is not None else InProcessEndpoint()
         self.clock = clock if clock is not None else VirtualClock()
@@ -189,34 +192,14 @@ class S3BlobStore:
         return policy.delete(b, s["max_retries"])
 
     def _fault_for(self, t: float) -> Optional[Fault]:
-        fault = self.faults.s3_fault_at(t - self.origin)
-        bounded = self.config.behaviour.timeout_bounds == "request"
-        if bounded and self.settings["latency"] >= self.settings["timeout"] and (fault is None or fault.kind != "refused"):
-            # an answer slower than the whole-request timeout is never read: whatever S3 would have
-            # said (200, 503, a lost write), the client sees a timeout; a refused connect costs no latency
-            fault = Fault("timeout", 0.0)
-        return fault
+        return self.rules.fault_for(self.faults.s3_fault_at(t - self.origin))
 
     def _cost(self, reply: policy.Reply) -> float:
-        if reply.error == "refused":
-            return 0.0
-        if reply.error == "timeout":
-            return self.settings["timeout"]
-        if self.config.behaviour.timeout_bounds == "connect":
-            return self.settings["latency"]
-        return min(self.settings["latency"], self.settings["timeout"])
+        return self.rules.cost(reply)
 
     def _hang(self, reply: policy.Reply, fault: Optional[Fault], t: float) -> tuple[policy.Reply, Optional[float]]:
-        """On a connect-only version, a silent S3 is never timed out: the reply and how long it hangs.
-
-        Returns ``(reply, None)`` when nothing changes, ``(Reply("hung"), seconds)`` when the request
-        hangs until its fault's window ends, and ``(Reply("hung"), inf)`` when the window never ends.
-        """
-        if reply.error != "timeout" or not self.config.behaviour.hangs_on_silent_s3 or fault is None:
-            return reply, None
-        if fault.end is None:
-            return policy.Reply(error="hung"), float("inf")
-        return policy.Reply(error="hung"), max(0.0, fault.end + self.origin - t)
+        """On a connect-only version, a silent S3 is never timed out (:meth:`RequestRules.hang`)."""
+        return self.rules.hang(reply, fault, t - self.origin)
 
     def _new_trace(self, operation: str, key: str) -> StoreTrace:
         return StoreTrace(operation=operation, version=self.config.version, config=dict(self.settings),
