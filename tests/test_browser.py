@@ -2,7 +2,7 @@
 
 For each ``notebooks/*.ipynb``: open it in JupyterLab, Run > Run All Cells, wait for the kernel to go
 idle, and check that no cell (and no widget Output area) shows an error. In every notebook with a
-panel (00-05 and 07) a reader is also simulated: one widget, found by its description label, is moved
+panel (00-07) a reader is also simulated: one widget, found by its description label, is moved
 and the plot (the image's ``src``) and the verdict text must both change.
 
 Then the redraw is timed (:data:`REDRAWS`): 10 moves of one control per panel, each from the change
@@ -44,6 +44,7 @@ WIDGET_NOTEBOOKS = {
     "03_": ("sender", "maxRetries", "Stalwart"),
     "04_": ("case", "sender"),
     "05_": ("maxRetries", "sender"),
+    "06_": ("fault", "operation", "Stalwart"),
     "07_": ("outage", "receiver", "Stalwart"),
 }
 
