@@ -42,7 +42,8 @@ NOTEBOOKS: dict[str, Notebook] = {
     "01_retry_loop.ipynb": Notebook(
         "How does Stalwart retry a failed S3 write, and which errors does it retry?",
         "Only HTTP 500-599 is retried, maxRetries times (default 3), sleeping 1, 2, 4 s with no jitter; 429, "
-        "403 and transport errors (refused, timeout) fail at once, after one hidden 1 s client retry on v0.16.",
+        "403 and transport errors are not (v0.16's client retries a transport error once after 1 s), and a "
+        "silent S3 costs the whole timeout: 61 s on v0.16, forever on v0.8.2-v0.15.x.",
     ),
     "02_verify_after_write.ipynb": Notebook(
         "What does verifyAfterWrite do, and what if my S3 silently loses writes?",

@@ -407,7 +407,7 @@ def get(data: bytes = b"Subject: hello\r\n\r\nA message body.\r\n", faults=None,
     from .endpoint import make
 
     config = config or StoreConfig()
-    config.resolved()  # fail on bad input before starting anything
+    config.check_horizon()  # fail on bad input before starting anything, as put does
     fault_plan = plan(faults)
     fault_plan.require_s3_only("blobedu get")
     ep = make(endpoint)
