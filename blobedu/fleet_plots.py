@@ -23,7 +23,7 @@ from .faults import Fault, parse
 from .fleet import FleetConfig, FleetResult, parse_senders, run
 from .plots import OKABE_ITO, OUTAGE_COLOR, png_base64
 from .versions import LATEST, behaviour
-from .widgets import _dropdown, _duration, _max_retries, _version_options, problem
+from .widgets import StoredFigure, _dropdown, _duration, _max_retries, _version_options, problem
 
 MIB = 2**20
 _C = OKABE_ITO
@@ -252,7 +252,7 @@ def run_fleet_panel(values: Mapping[str, Any]):
     return result, fleet_verdict(result)
 
 
-class FleetPanel(widgets.VBox):
+class FleetPanel(StoredFigure, widgets.VBox):
     """Controls for a day of mail, a one-line verdict and the four curves; ``result``, ``error``, ``verdict_text``."""
 
     def __init__(self, **defaults: Any) -> None:
@@ -332,14 +332,6 @@ class FleetPanel(widgets.VBox):
         self.output.outputs = ({"output_type": "display_data", "data": {"image/png": self.png, "text/plain": text},
                                 "metadata": {}},)
 
-    def _repr_mimebundle_(self, **kwargs):
-        data = super()._repr_mimebundle_(**kwargs)
-        if data is None:
-            return None
-        data["text/plain"] = self.verdict_text
-        if self.png:
-            data["image/png"] = self.png  # for renderers without widgets (GitHub, nbviewer)
-        return data
 
 
 def fleet_panel(**defaults: Any) -> FleetPanel:

@@ -482,7 +482,21 @@ def _common_controls(values: Mapping[str, Any]) -> dict[str, widgets.Widget]:
     }
 
 
-class Panel(widgets.VBox):
+class StoredFigure:
+    """Mixin for a panel with ``verdict_text`` and ``png``: its display bundle carries both next to the
+    widget view, so renderers without widgets (GitHub, nbviewer) still show the verdict and the figure."""
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs)
+        if data is None:
+            return None
+        data["text/plain"] = self.verdict_text
+        if self.png:
+            data["image/png"] = self.png  # for renderers without widgets: the figure still shows
+        return data
+
+
+class Panel(StoredFigure, widgets.VBox):
     """Controls, a verdict and a timeline figure that follows the controls.
 
     For tests and notebooks: ``controls`` (by name), ``verdict`` (the HTML widget) and
@@ -624,14 +638,6 @@ class Panel(widgets.VBox):
         self.output.value = b""  # the message shows once, in the verdict line
         self.output.layout.display = "none"
 
-    def _repr_mimebundle_(self, **kwargs):
-        data = super()._repr_mimebundle_(**kwargs)
-        if data is None:
-            return None
-        data["text/plain"] = self.verdict_text
-        if self.png:
-            data["image/png"] = self.png  # for renderers without widgets: the figure still shows
-        return data
 
 
 def _shown(value: Any) -> str:
