@@ -115,7 +115,7 @@ class DeliveryConfig:
 
 
 def _make_receiver(config: DeliveryConfig, store, clock, custody, events, rng, faults: FaultPlan):
-    local = stalwart(_schedule_version(config.store.version))
+    local = stalwart(config.store.version)  # the receiver's own queue schedule (every modelled version has one)
     if config.receiver == "wal":
         from .spool import SpoolingReceiver
 
@@ -123,11 +123,6 @@ def _make_receiver(config: DeliveryConfig, store, clock, custody, events, rng, f
     from .receiver import StalwartReceiver
 
     return StalwartReceiver(store, clock, custody, events, rng, local, config.queue_quota)
-
-
-def _schedule_version(version: str) -> str:
-    """The receiver's local queue schedule (every modelled version, 0.5.0 on, has a row)."""
-    return version
 
 
 async def _journey(config: DeliveryConfig, faults: FaultPlan, message: bytes, endpoint,
