@@ -155,8 +155,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast")
     f.add_argument("--s3-capacity", type=_rate, default=None, metavar="REQ/S",
                    help="above this many requests per second S3 answers 503 SlowDown (default: no limit)")
+    f.add_argument("--s3-burst", type=_duration, default=1.0, metavar="DURATION",
+                   help="how many seconds of --s3-capacity S3 may save up for a burst (default 1s; S3 documents "
+                        "rates, not bursts, so this is an assumption)")
     f.add_argument("--size", type=_bounded_int(1, 1 << 30), default=64 * 1024, metavar="BYTES",
                    help="message size in bytes (default 65536)")
+    f.add_argument("--sending-servers", type=_bounded_int(0, 100_000), default=100, metavar="N",
+                   help="independent sending servers sharing the mix, each with its own queue, queue-run phase and "
+                        "its MTA's concurrency limit (default 100; 0: one idealised server per kind, no limits, "
+                        "instant sessions)")
+    f.add_argument("--session-setup", type=_duration, default=None, metavar="DURATION",
+                   help="an SMTP session's set-up before the body (default 300ms with sending servers, else 0)")
+    f.add_argument("--bandwidth", type=_bounded_int(1, 10**12), default=None, metavar="BYTES/S",
+                   help="the body's transfer rate (default 1250000, 10 Mbit/s, with sending servers, else instant)")
+    f.add_argument("--max-connections", type=_bounded_int(1, 10_000_000), default=8192, metavar="N",
+                   help="the receiver's connection cap, server.max-connections (default 8192)")
 
     k = sub.add_parser("link", help="print Binder and nbviewer links to paste into a forum answer")
     k.add_argument("notebook", help="path of a notebook, e.g. notebooks/03_tempfail_flow.ipynb")
@@ -221,7 +234,7 @@ def _cmd_deliver(args) -> int:
 
 def _cmd_fleet(args) -> int:
     from .clock import HORIZON_SECONDS
-    from .fleet import FleetConfig, parse_senders, run
+    from .fleet import DEFAULT_BANDWIDTH, DEFAULT_SESSION_SETUP, FleetConfig, parse_senders, refuse_unbounded, run
 
     if args.endpoint != "in-process":
         raise BlobeduError("fleet runs without an endpoint (its S3 is the model's own); --endpoint loopback is for put")
@@ -229,8 +242,14 @@ def _cmd_fleet(args) -> int:
         raise BlobeduError("--over must be at most 30d, blobedu's horizon")
     config = FleetConfig(store=_store_config(args), messages=args.messages, over=args.over,
                          senders=parse_senders(args.senders), receiver=args.receiver,
-                         s3_capacity=args.s3_capacity, size=args.size)
+                         s3_capacity=args.s3_capacity, s3_burst=args.s3_burst, size=args.size, sending_servers=args.sending_servers,
+                         session_setup=(args.session_setup if args.session_setup is not None else
+                                        DEFAULT_SESSION_SETUP if args.sending_servers else 0.0),
+                         bandwidth=(float(args.bandwidth) if args.bandwidth is not None else
+                                    DEFAULT_BANDWIDTH if args.sending_servers else 0.0),
+                         max_connections=args.max_connections)
     config.check()
+    refuse_unbounded(args.fault, config)
     result = run(args.fault, config)
     if args.json:
         try:
@@ -277,11 +296,24 @@ def _reader_went_away() -> int:
     return 0
 
 
+def _negative_values_attached(argv: Sequence[str]) -> list[str]:
+    """``--over -1h`` becomes ``--over=-1h``: argparse takes a value that starts with '-' (other than a
+    plain number) for an option and says "expected one argument"; attached, the value reaches its own
+    check, which says what is wrong with it."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and re.match(r"^-[0-9.]", str(arg)):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``blobedu`` command."""
     _escape_unencodable()
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(_negative_values_attached(sys.argv[1:] if argv is None else argv))
         return {"put": _cmd_put, "get": _cmd_get, "deliver": _cmd_deliver, "fleet": _cmd_fleet,
                 "link": _cmd_link}[args.command](args)
     except BlobeduError as exc:

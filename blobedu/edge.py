@@ -20,7 +20,7 @@ answer them the same way, so the answers live here, once:
 
 :func:`answer` is the fourth rule, the one the fleet needs because it has no moto: what the S3 API
 answers to a method that meets a fault, given whether the object exists.  It is what
-:mod:`blobedu.endpoint` produces with moto plus its fault injection (``tests/test_edge.py`` checks
+:mod:`blobedu.endpoint` produces with moto plus its fault injection (``tests/test_fleet.py::test_answer_matches_the_moto_endpoint`` checks
 the two agree, request by request), minus the error body text.
 
 Times here are on the fault plan's clock (seconds from the run's origin).  Nothing here does I/O.

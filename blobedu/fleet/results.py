@@ -1,0 +1,287 @@
+"""What happened: each message, session and copy, the level logs, and the summary of a run."""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..durations import format_duration
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Fleet
+
+# -- what happened to each message ----------------------------------------------------------------------
+class Session:
+    """One SMTP attempt as the sender saw it (``reply``: the final-dot reply, ``timeout`` or ``dropped``)."""
+
+    __slots__ = ("t", "deadline", "reply", "ended", "receiver_reply", "receiver_replied_at", "waiting")
+
+    def __init__(self, t: float, deadline: float) -> None:
+        self.t, self.deadline = t, deadline
+        self.reply: Optional[str] = None
+        self.ended: Optional[float] = None
+        self.receiver_reply: Optional[str] = None
+        self.receiver_replied_at: Optional[float] = None
+        self.waiting = None  # the sender's process, while it waits for this reply
+
+
+class Copy:
+    """One copy the receiver accepted with a 250, and what became of it (as :class:`receiver.Acceptance`)."""
+
+    __slots__ = ("t", "durable_at", "mailbox_at", "bounced_at", "lost_at", "in_spool", "upload", "told")
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+        self.told = True  # whether its bounce, if it bounced, can reach the author (bounces.told)
+        self.durable_at: Optional[float] = None
+        self.mailbox_at: Optional[float] = None
+        self.bounced_at: Optional[float] = None
+        self.lost_at: Optional[float] = None
+        self.in_spool = False
+        self.upload = None
+
+    @property
+    def pending(self) -> bool:
+        """Neither in the mailbox, bounced, nor lost yet."""
+        return self.mailbox_at is None and self.bounced_at is None and self.lost_at is None
+
+
+class Message:
+    """One message: who sent it when, its sessions, the copies accepted, and its fate once the run ends."""
+
+    __slots__ = ("index", "sender", "arrival", "sessions", "copies", "in_s3", "released_at", "sender_bounced",
+                 "open_dots", "fate", "delivered_at", "server")
+
+    def __init__(self, index: int, sender: str, arrival: float) -> None:
+        self.index, self.sender, self.arrival = index, sender, arrival
+        self.sessions: list[Session] = []
+        self.copies: list[Copy] = []
+        self.in_s3 = False  # whether its blob (one key: the BLAKE3 of its body) is in S3
+        self.released_at: Optional[float] = None  # when the sender let go (250 received, or bounced)
+        self.sender_bounced = False
+        self.open_dots = 0  # final-dot store loops still running at the receiver
+        self.fate = ""
+        self.delivered_at: Optional[float] = None
+        self.server = None  # its SendingServer, with real senders
+
+    def settle(self) -> None:
+        """The message's fate, by :func:`delivery._collect`'s rules, plus ``queued`` for unfinished business."""
+        delivered = [c for c in self.copies if c.mailbox_at is not None]
+        if delivered:
+            self.fate = "delivered"
+            self.delivered_at = min(c.durable_at if c.durable_at is not None else c.mailbox_at for c in delivered)
+        elif self.sender_bounced or any(c.bounced_at is not None and c.told for c in self.copies):
+            self.fate = "bounced"  # the author was told
+        elif self.released_at is None or self.open_dots or any(c.pending for c in self.copies):
+            self.fate = "queued"
+        else:
+            self.fate = "lost"
+
+
+class _Log:
+    """Changes of one level over time, ``(t, delta)`` as they happen, in typed arrays (8 + 1 bytes a change)."""
+
+    __slots__ = ("times", "deltas")
+
+    def __init__(self) -> None:
+        self.times, self.deltas = array("d"), array("b")
+
+    def add(self, t: float, delta: int) -> None:
+        """Record a change of ``delta`` at ``t`` (never earlier than the last one)."""
+        self.times.append(t)
+        self.deltas.append(delta)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+
+# -- results ---------------------------------------------------------------------------------------------
+def _percentiles(values: list[float]) -> dict[str, Optional[float]]:
+    if not values:
+        return {"p50": None, "p90": None, "p99": None, "max": None}
+    import numpy as np
+
+    a = np.asarray(values, dtype=float)
+    p50, p90, p99 = np.percentile(a, [50, 90, 99])
+    return {"p50": round(float(p50), 3), "p90": round(float(p90), 3), "p99": round(float(p99), 3),
+            "max": round(float(a.max()), 3)}
+
+
+def _steps(log: _Log):
+    """``(times, levels)``: the running total of ``log`` after the last change at each distinct time.
+
+    Changes at one instant are netted first: a message held for zero seconds (a 250 at once) was
+    never held, and must not show as one.
+    """
+    import numpy as np
+
+    times = np.frombuffer(log.times, dtype=float)
+    totals = np.cumsum(np.frombuffer(log.deltas, dtype=np.int8).astype(np.int64))
+    last = np.append(times[1:] != times[:-1], True)
+    return times[last], totals[last]
+
+
+def _level(log: _Log, grid, step: float) -> "Any":
+    """The highest running total of ``log`` in each step ``[t, t + step)`` of the grid.
+
+    The highest, not the value at ``t``: a burst of one-second sessions between two samples must
+    still show, and it is what memory has to hold.
+    """
+    import numpy as np
+
+    if not log:
+        return np.zeros(len(grid), dtype=np.int64)
+    times, totals = _steps(log)
+    idx = np.searchsorted(times, grid, side="right") - 1
+    level = np.where(idx >= 0, totals[np.maximum(idx, 0)], 0)  # carried into each step
+    bins = np.minimum((times / step).astype(np.int64), len(grid) - 1)
+    highest = np.zeros(len(grid), dtype=np.int64)
+    np.maximum.at(highest, bins, totals)
+    return np.maximum(level, highest)
+
+
+def _peak(log: _Log) -> int:
+    return int(max(0, _steps(log)[1].max())) if log else 0
+
+
+@dataclass
+class FleetResult:
+    """What a fleet run produced: fates, copies, delays, load, and series on a fixed grid."""
+
+    config: dict[str, Any]
+    faults: list[str]
+    s3_windows: list[tuple[str, float, Optional[float]]]
+    messages: int
+    fates: dict[str, int]
+    copies: int
+    duplicates: int
+    delay: dict[str, Optional[float]]
+    smtp_sessions: int
+    sessions_peak: int
+    sessions_refused: int
+    sending_servers: int
+    s3_requests: int
+    s3_slowdowns: int
+    peaks: dict[str, float]
+    drain: dict[str, Optional[float]]
+    ended: float
+    series: dict[str, list]
+    wall_seconds: float
+    detail: list[Message] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def build(cls, fleet: Fleet) -> "FleetResult":
+        """Summarise a finished :class:`Fleet`."""
+        import numpy as np
+
+        msgs = fleet.messages
+        fates = {"delivered": 0, "bounced": 0, "lost": 0, "queued": 0}
+        for m in msgs:
+            fates[m.fate] += 1
+        copies = sum(len(m.copies) for m in msgs)
+        duplicates = sum(max(0, len(m.copies) - 1) for m in msgs)
+        size = fleet.config.size
+        span = max(fleet.ended, fleet.config.over, 1.0)
+        n = fleet.config.samples
+        grid = np.linspace(0.0, span, n)
+        step = span / (n - 1)
+        requests = np.frombuffer(fleet.request_times, dtype=float)
+        counts = np.histogram(requests, bins=np.append(grid, span + step))[0] if len(requests) else np.zeros(n)
+        if len(requests):
+            per_second = np.bincount(np.floor(requests).astype(np.int64))
+            starts = np.minimum(np.floor(grid).astype(np.int64), len(per_second) - 1)
+            peak_rate = np.maximum.reduceat(per_second, starts)
+            peak_rate = np.where(np.floor(grid) < len(per_second), peak_rate, 0)
+        else:
+            peak_rate = np.zeros(n, dtype=np.int64)
+        series = {
+            "t": [round(float(t), 3) for t in grid],
+            "sender_backlog": _level(fleet.backlog_log, grid, step).tolist(),
+            "receiver_memory_bytes": (_level(fleet.memory_log, grid, step) * size).tolist(),
+            "s3_requests_per_s": [round(float(c) / step, 4) for c in counts],
+            "s3_peak_requests_per_s": [int(p) for p in peak_rate],
+            "spool_bytes": (_level(fleet.spool_log, grid, step) * size).tolist(),
+            "receiver_sessions": _level(fleet.sessions_log, grid, step).tolist(),
+        }
+        peak_second = int(np.bincount(np.floor(requests).astype(np.int64)).max()) if len(requests) else 0
+        peaks = {"sender_backlog": _peak(fleet.backlog_log),
+                 "receiver_memory_bytes": _peak(fleet.memory_log) * size,
+                 "receiver_sessions": _peak(fleet.memory_log) if fleet.config.receiver == "stalwart" else 0,
+                 "s3_requests_per_s": peak_second,
+                 "spool_bytes": _peak(fleet.spool_log) * size}
+        delays = [m.delivered_at - m.arrival for m in msgs if m.delivered_at is not None]
+        return cls(
+            config=fleet.config.to_dict(), faults=fleet.faults.specs(),
+            s3_windows=[(f.kind, f.start, f.end) for f in fleet.faults.s3], messages=len(msgs), fates=fates,
+            copies=copies, duplicates=duplicates, delay=_percentiles(delays),
+            smtp_sessions=sum(len(m.sessions) for m in msgs), sessions_peak=_peak(fleet.sessions_log),
+            sessions_refused=fleet.sessions_refused,
+            sending_servers=sum(len(group) for group in fleet.servers.values()), s3_requests=len(fleet.request_times),
+            s3_slowdowns=fleet.slowdowns, peaks=peaks, drain=_drain(fleet), ended=round(fleet.ended, 3),
+            series=series, wall_seconds=round(fleet.wall_seconds, 4), detail=msgs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict (the CLI's ``fleet --json`` object; no per-message detail)."""
+        return {name: getattr(self, name) for name in (
+            "config", "faults", "s3_windows", "messages", "fates", "copies", "duplicates", "delay", "smtp_sessions",
+            "sessions_peak", "sessions_refused", "sending_servers", "s3_requests",
+            "s3_slowdowns", "peaks", "drain", "ended", "series", "wall_seconds")}
+
+    def summary(self, wall: bool = True) -> str:
+        """A few lines for a terminal or a notebook (``wall=False`` leaves out the wall time, which varies)."""
+        f, d, p = self.fates, self.delay, self.peaks
+        lines = [
+            f"{self.messages:,} messages: {f['delivered']:,} delivered, {f['bounced']:,} bounced, "
+            f"{f['lost']:,} lost, {f['queued']:,} still queued; {self.copies:,} copies accepted "
+            f"({self.duplicates:,} duplicates)",
+            "delay of delivered mail: " + (
+                f"median {format_duration(d['p50'])}, p90 {format_duration(d['p90'])}, "
+                f"p99 {format_duration(d['p99'])}, max {format_duration(d['max'])}" if d["max"] is not None else "none delivered"),
+            f"peaks: {p['sender_backlog']:,} message{'' if p['sender_backlog'] == 1 else 's'} held by senders, receiver memory {_mib(p['receiver_memory_bytes'])}"
+            + (f" in {p['receiver_sessions']:,} open sessions" if p["receiver_sessions"] else "")
+            + f", {p['s3_requests_per_s']:,} S3 requests in one second"
+            + (f", spool {_mib(p['spool_bytes'])}" if p["spool_bytes"] else ""),
+            f"{self.smtp_sessions:,} SMTP sessions"
+            + (f" from {self.sending_servers:,} sending servers" if self.sending_servers else "")
+            + f" (at most {self.sessions_peak:,} open at the receiver at once"
+            + (f"; {self.sessions_refused:,} refused at its connection cap" if self.sessions_refused else "")
+            + f"), {self.s3_requests:,} S3 requests"
+            + (f" ({self.s3_slowdowns:,} answered 503 SlowDown for capacity)" if self.s3_slowdowns else ""),
+        ]
+        if self.drain["sender_backlog_seconds"] is not None:
+            lines.append(f"after S3 came back: the senders' backlog drained in "
+                         f"{format_duration(self.drain['sender_backlog_seconds'])}"
+                         + (f", the spool in {format_duration(self.drain['spool_seconds'])}"
+                            if self.drain.get("spool_seconds") else ""))
+        lines.append(f"simulated {format_duration(self.ended)}" + (f" in {self.wall_seconds:.2f} s of wall time" if wall else ""))
+        return "\n".join(lines)
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def _drain(fleet: Fleet) -> dict[str, Optional[float]]:
+    """How long after S3's last change (the outage's end) the senders, and the spool, let go of what they held."""
+    s3 = fleet.faults.s3
+    if not s3 or any(f.end is None for f in s3):
+        return {"s3_back_at": None, "sender_backlog_seconds": None, "spool_seconds": None}
+    back = fleet.faults.last_s3_change()
+    held = [m.released_at for m in fleet.messages if m.arrival < back]
+    held = [t for t in held if t is None or t > back]
+    sender = None if any(t is None for t in held) else round(max(held, default=back) - back, 3)
+    spooled = [_left_spool(c) for m in fleet.messages for c in m.copies if c.t < back]
+    spooled = [t for t in spooled if t is None or t > back]
+    spool = None if any(t is None for t in spooled) else round(max(spooled, default=back) - back, 3)
+    return {"s3_back_at": back, "sender_backlog_seconds": sender, "spool_seconds": spool}
+
+
+def _left_spool(c: Copy) -> Optional[float]:
+    for t in (c.durable_at, c.bounced_at, c.lost_at):
+        if t is not None:
+            return t
+    return None
+
+
