@@ -226,7 +226,7 @@ def fleet_scenario_from_values(values: Mapping[str, Any]) -> tuple[list[Fault], 
         messages = int(v["messages"])
     except (TypeError, ValueError):
         raise BlobeduError(f"messages per day must be a whole number, got {v['messages']!r}") from None
-    config = FleetConfig(store=StoreConfig(version=version, max_retries=retries), messages=messages, over=86400.0,
+    config = FleetConfig.real(store=StoreConfig(version=version, max_retries=retries), messages=messages, over=86400.0,
                          senders=parse_senders(str(v["senders"])), receiver=str(v["receiver"]), s3_capacity=cap)
     config.check()
     return faults, config

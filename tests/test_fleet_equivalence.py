@@ -221,3 +221,177 @@ def test_strategy_reaches_what_matters():
     collect()
     assert set(VERSIONS) | {"stalwart", "wal", "crash", "disk-loss", "disk-full", "datastore-down", "commit-fail",
                             "lost-write", "timeout", "refused", "forever", "slow"} <= seen
+
+
+# -- revision 2: request counts, late faults, many messages, real senders, independent oracles -------------
+def _counted(endpoint):
+    """Wrap ``endpoint.send`` to count the S3 requests deliver() makes; returns (counter, undo)."""
+    calls = [0]
+    real_send = endpoint.send
+
+    def send(*args, **kwargs):
+        calls[0] += 1
+        return real_send(*args, **kwargs)
+
+    endpoint.send = send
+    return calls, lambda: setattr(endpoint, "send", real_send)
+
+
+def check_equal_with_requests(endpoint, faults, config, **fleet_kw) -> dict:
+    """As :func:`check_equal`, and the number of S3 requests must be the same too."""
+    for key in endpoint.keys():
+        endpoint.send("DELETE", key)
+    message = sample_message(subject=f"fleet equivalence {next(_MESSAGES)}")
+    calls, undo = _counted(endpoint)
+    try:
+        real = from_deliver(deliver(faults, config, message=message, endpoint=endpoint))
+    finally:
+        undo()
+    fc = FleetConfig(store=config.store, messages=1, over=0.0, senders=((config.sender, 1.0),),
+                     receiver=config.receiver, data_timeout=config.data_timeout, **fleet_kw)
+    fleet = Fleet(faults, fc)
+    fleet.run()
+    assert from_fleet(fleet.messages[0]) == real, f"faults={faults} config={config}"
+    assert len(fleet.request_times) == calls[0], f"S3 requests: fleet {len(fleet.request_times)}, deliver {calls[0]}"
+    return real
+
+
+LATE_CASES = {
+    # a receiver's bounce at its queue's 3-day expiry, written while the data store is down: nobody is told
+    "verify off, lost writes, the data store down at the receiver's bounce": (
+        ["lost-write@0-4d", "datastore-down@259200-262800"], DeliveryConfig(store=StoreConfig(verify=False))),
+    # a Stalwart sender's last try is at 1d04h: a crash after it changes nothing, the bounce at 3d stands
+    "refused for 4 days, a crash after the sender's last try": (["refused@0-4d", "crash@172800.37"], DeliveryConfig()),
+    # a spool that retries for 3 days loses its mail to a disk lost the day it would have bounced
+    "a spool retrying for days loses its disk on the third": (
+        ["refused@0-5d", "disk-loss@244800"], DeliveryConfig(receiver="wal")),
+    "Exim bounces at 4 days while S3 stays refused": (["refused@0-5d"], DeliveryConfig(sender="exim")),
+}
+
+
+@pytest.mark.parametrize("name", list(LATE_CASES))
+def test_late_faults_that_hit_bounces_and_request_counts(endpoint, name):
+    real = check_equal_with_requests(endpoint, *LATE_CASES[name])
+    assert real["fate"] in ("bounced", "lost")  # each case reaches the end of a queue, not a delivery
+
+
+@pytest.mark.parametrize("name", ["0.16 answers 451 after 61 s", "a crash drops the session in flight",
+                                  "four days refused: Postfix delivers, Stalwart bounces",
+                                  "a hung S3 on 0.15 answers every session at the window's end"])
+def test_request_counts_match_on_named_cases(endpoint, name):
+    check_equal_with_requests(endpoint, *CASES[name])
+
+
+@pytest.mark.parametrize("name", ["four days refused: Postfix delivers, Stalwart bounces", "0.16 answers 451 after 61 s",
+                                  "a crash drops the session in flight"])
+def test_one_real_sending_server_with_instant_sessions_equals_deliver(endpoint, name):
+    """Real senders' machinery (a server, its slots, its window, the receiver's cap) changes nothing for one message."""
+    check_equal_with_requests(endpoint, *CASES[name], sending_servers=1)
+
+
+def _shift(faults, by):
+    out = []
+    for f in faults:
+        kind, _, window = f.partition("@")
+        start, _, end = window.partition("-")
+        # a window that opened before this message arrived is, for it, a window opening at its arrival
+        out.append(f"{kind}@{max(0.0, float(start) - by):.3f}" + (f"-{float(end) - by:.3f}" if end else ""))
+    return out
+
+
+@pytest.mark.parametrize("sending_servers", [0, 3])
+def test_a_fleet_of_k_is_k_shifted_deliver_runs(endpoint, sending_servers):
+    """No capacity, no shared queue runs: each message of a fleet is deliver() at its arrival, session for session."""
+    arrivals = [0.0, 700.0, 1500.0, 2900.0]
+    senders = ["stalwart", "postfix", "exim", "stalwart"]
+    faults = ["refused@600-25000", "crash@9000.37"]
+    fc = FleetConfig(messages=len(arrivals), queue_runs="message", sending_servers=sending_servers)
+    fleet = Fleet(faults, fc, arrivals=arrivals, senders=senders)
+    fleet.run()
+    for m in fleet.messages:
+        for key in endpoint.keys():
+            endpoint.send("DELETE", key)
+        message = sample_message(subject=f"fleet of k {next(_MESSAGES)}")
+        alone = from_deliver(deliver(_shift(faults, m.arrival), DeliveryConfig(sender=m.sender),
+                                     message=message, endpoint=endpoint))
+        got = from_fleet(m)
+        shifted = {
+            "sessions": [tuple(None if x is None or isinstance(x, str) else round(x - m.arrival, 6) for x in (s[0],)) +
+                         (s[1],) + tuple(None if x is None else round(x - m.arrival, 6) for x in (s[2],)) + (s[3],) +
+                         tuple(None if x is None else round(x - m.arrival, 6) for x in (s[4],)) for s in got["sessions"]],
+            "copies": sorted(tuple(None if x is None else round(x - m.arrival, 6) for x in c) for c in got["copies"]),
+            "fate": got["fate"],
+            "delivered_at": None if got["delivered_at"] is None else round(got["delivered_at"] - m.arrival, 6),
+        }
+        assert shifted == alone, f"message {m.index} ({m.sender}, arriving at {m.arrival})"
+    assert len({len(m.sessions) for m in fleet.messages}) > 1  # not vacuous: the senders' schedules differ
+
+
+# -- independent oracles: figures worked out by hand from each MTA's rules, not from the engine's code ----
+def _hand_postfix_6h():
+    # a refused S3 on 0.16: each attempt's 451 comes 1 s in (rust-s3's one hidden retry after 1 s);
+    # Postfix's next delay is the time in queue clamped to [300, 4000] s, counted from the attempt's
+    # end and taken at a queue run every 300 s from arrival, up to 1 s early (facts §3)
+    attempts, t = [0.0], 0.0
+    while True:
+        end = t + 1.0
+        delay = min(max(end, 300.0), 4000.0)
+        t = 300.0 * math.ceil((end + delay - 1.0) / 300.0 - 1e-9)
+        attempts.append(t)
+        if t >= 6 * H:
+            return attempts
+
+
+def _hand_stalwart_6h():
+    # 0.16 defaults: 2m, 5m, 10m, 15m, 30m, 1h, 2h, 1d, 3d after each failure, which ends 1 s in
+    attempts, t = [0.0], 0.0
+    for gap in (120, 300, 600, 900, 1800, 3600, 7200, 86400):
+        t = t + 1.0 + gap
+        attempts.append(t)
+    return attempts
+
+
+def _hand_exim_6h():
+    # F,2h,15m then G,16h,1h,1.5 at queue runs every 30 min (-q30m): the earliest retry time, then
+    # the next run at or after it; the first failure is at 1 s
+    attempts, first, t, gap = [0.0], 1.0, 0.0, 3600.0
+    while t < 6 * H:
+        end = t + 1.0
+        if end - first <= 2 * H:
+            earliest = end + 900.0
+        else:
+            earliest, gap = end + gap, gap * 1.5
+        t = 1800.0 * math.ceil(earliest / 1800.0)
+        attempts.append(t)
+    return attempts
+
+
+@pytest.mark.parametrize("sender,hand,count,delivered", [
+    ("postfix", _hand_postfix_6h, 10, 25_500.0),
+    ("exim", _hand_exim_6h, 8, 21_600.0),
+    ("stalwart", _hand_stalwart_6h, 9, 100_928.0),
+])
+@pytest.mark.parametrize("sending_servers", [0, 1])
+def test_hand_computed_schedules(sender, hand, count, delivered, sending_servers):
+    """A 6 h refusal on 0.16.18: the attempt times worked out by hand from each MTA's rules."""
+    times = hand()
+    assert (len(times), times[-1]) == (count, delivered)  # the review's figures
+    fc = FleetConfig(messages=1, over=0.0, senders=((sender, 1.0),), sending_servers=sending_servers)
+    m = Fleet(["refused@0-6h"], fc).run().detail[0]
+    assert [s.t for s in m.sessions] == times
+    assert m.fate == "delivered" and m.delivered_at == delivered
+
+
+def test_littles_law_against_the_series():
+    """The backlog's time average, integrated over the run, equals the messages' total time with their senders."""
+    from blobedu.fleet import run
+
+    for config in (FleetConfig(messages=2000), FleetConfig.real(messages=2000)):
+        r = run(["refused@2h-8h"], config)
+        step = r.series["t"][1] - r.series["t"][0]
+        area = sum(r.series["sender_backlog_mean"]) * step
+        held = sum(min(m.released_at if m.released_at is not None else r.ended, r.ended) - m.arrival
+                   for m in r.detail)
+        assert math.isclose(area, held, rel_tol=1e-5), (area, held)
+        # the published highest-in-each-step series is above the average, as labelled
+        assert all(hi >= mean - 1e-9 for hi, mean in zip(r.series["sender_backlog"], r.series["sender_backlog_mean"]))
