@@ -236,9 +236,11 @@ class Receiver:
                 from .sender import make_dsn
 
                 # a local temporary failure is the response "451 4.3.0 <reason>" (outbound/local.rs:70-81
-                # @v0.16.18), and the expired bounce keeps it (queue/dsn.rs:580-600)
-                dsn = make_dsn("failed", acc.bounced_at, HOSTNAME, LOCAL_TEMPFAIL_STATUS,
-                               f"smtp; 451 {LOCAL_TEMPFAIL_STATUS} {result}", origin="receiver")
+                # @v0.16.18), and the expired bounce keeps its code (queue/dsn.rs:580-600) and renders
+                # its Diagnostic-Code Stalwart's way (dsn.rs:650-654)
+                response = f"451 {LOCAL_TEMPFAIL_STATUS} {result}"
+                dsn = make_dsn("failed", acc.bounced_at, HOSTNAME, self.local_schedule.bounce_status(response),
+                               self.local_schedule.diagnostic(response, expired=True), origin="receiver")
                 # send_dsn queues the bounce through this same store and ignores the result (dsn.rs:34-68)
                 self.dsns.append(await queue_dsn(dsn, self.store, self.clock, "receiver"))
                 self.event("bounce", queue_id=f"{acc.queue_id:x}", reason=result)
