@@ -142,7 +142,8 @@ def test_tmail_answers_250_on_one_copy():
 
 def test_obox_defers_451_4_2_0():
     trace = _run("dovecot-obox", ["503@0-1h"])
-    assert trace.sessions[0].reply.startswith("451 4.2.0 Internal error occurred.")
+    # lmtp-local.c:543-558 + smtp-server-recipient.c:232-234@2.4.4: every LMTP DATA reply starts with <rcpt>
+    assert trace.sessions[0].reply.startswith("451 4.2.0 <reader@receiver.test> Internal error occurred.")
     assert trace.fate == "delivered"
 
 
@@ -150,6 +151,17 @@ def test_wildduck_silent_store_duplicates():
     trace = _run("wildduck", ["timeout@0-10m"])
     assert trace.sessions[0].reply.startswith("450 plugin timeout (")
     assert trace.fate == "delivered" and trace.copies > 1
+
+
+def test_reply_texts_read_at_the_tags():
+    from blobedu.servers import cyrus
+    from blobedu.servers.design import Ids
+
+    assert cyrus.reply_ok(Ids(5)).startswith("250 2.1.5 Success SESSIONID=<")  # lmtp_err.et:47-48
+    assert cyrus.reply_failed(None, Ids(5)) == "451 4.3.0 System I/O error"  # lmtp_err.et:56-57, imap_err.et:47-48
+    assert wildduck.reply_ok(Ids(5)).startswith("250 Message processed (")  # index.js:1731@v6.0.1
+    assert wildduck.reply_failed(None, Ids(5)).startswith("450 Failed to queue message [ERRQ05] (")
+    assert dovecot_obox.reply_ok(Ids(5)).endswith(" Saved")
 
 
 @pytest.mark.parametrize("name", ["cyrus", "postfix-local"])

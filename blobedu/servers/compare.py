@@ -79,6 +79,34 @@ def outcome_table(names: Sequence[str] = NAMES, scenarios: Mapping[str, Sequence
     return rows
 
 
+def render_outcomes(rows: Sequence[Mapping[str, Any]], scenarios: Sequence[str] = tuple(SCENARIOS)) -> str:
+    """The outcome table as text, one block per design (five columns would not fit a notebook's width)."""
+    width = max(len(s) for s in scenarios)
+    blocks = []
+    for row in rows:
+        lines = [f"{row['design']} ({design(row['design']).label})"]
+        lines += [f"  {s:<{width}}  {row[s]}" for s in scenarios]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def read_not_run(names: Sequence[str] = NAMES) -> str:
+    """What each model rests on: how many facts were read in code, in docs, seen in an experiment, or are unverified."""
+    lines = []
+    for n in names:
+        counts = {g: 0 for g in ("code", "docs", "experiment", "unverified")}
+        for f in design(n).facts:
+            counts[f.grade] += 1
+        lines.append(f"{n:<14} " + "  ".join(f"{g} {c}" for g, c in counts.items()))
+    return "\n".join(lines)
+
+
+def unverified(names: Sequence[str] = NAMES) -> str:
+    """Every fact a model uses that nobody confirmed (documentation-only facts included), with why."""
+    return "\n".join(f"{n:<14} {f.what}  [{f.grade}: {f.source}]" for n in names for f in design(n).facts
+                     if f.grade in ("unverified", "docs"))
+
+
 def promises(names: Sequence[str] = NAMES) -> list[dict[str, str]]:
     """What each design's 250 promises, and when that promise breaks (from the design modules)."""
     return [{"design": n, "after its 250": design(n).promise, "broken when": design(n).broken_when} for n in names]
@@ -141,4 +169,4 @@ def pair_panel(**defaults: Any):
 
 
 __all__ = ["HOLDERS", "PANEL_DEFAULTS", "SCENARIOS", "fate", "holders", "outcome_table", "pair_lanes", "pair_panel",
-           "promises", "run", "run_pair"]
+           "promises", "read_not_run", "render_outcomes", "run", "run_pair", "unverified"]

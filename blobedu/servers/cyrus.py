@@ -28,7 +28,7 @@ from .design import Design, Edge, Fact, Ids, Machine, Outcome, one_put
 
 ARCHIVE_MAXSIZE = 1024 * 1024  # archive_maxsize "1024 K"
 OPENIO_RAWX_TIMEOUT = 30.0  # openio_rawx_timeout "30s"
-REPLY_OK = "250 2.1.5 Ok SESSIONID=<cyrus-{session}>"
+REPLY_OK = "250 2.1.5 Success SESSIONID=<cyrus-{session}>"  # LMTP_OK with text "Success" (lmtp_err.et:47-48; lmtpengine.c:149-153)
 REPLY_FAILED = "451 4.3.0 {error}"
 
 
@@ -43,13 +43,13 @@ def put(rng: random.Random) -> Machine:
 
 
 def reply_ok(ids: Ids) -> str:
-    """LMTP success (text not read at the tag)."""
+    """LMTP success: ``LMTP_OK`` "250 2.1.5 %s SESSIONID=<%s>" with "Success" (the session id's form is blobedu's)."""
     return REPLY_OK.format(session=f"{ids.queue_id:x}"[:12])
 
 
 def reply_failed(outcome: Outcome, ids: Ids) -> str:
     """A *local* I/O error (the object store's failure never reaches the sender): LMTP_SYSTEM_ERROR."""
-    return REPLY_FAILED.format(error=outcome.error or "System I/O error")
+    return REPLY_FAILED.format(error="System I/O error")  # IMAP_IOERROR's text (imap_err.et:47-48)
 
 
 FACTS = (
@@ -64,7 +64,8 @@ FACTS = (
     Fact("local I/O errors answer 451 4.3.0 <error>", "imap/lmtpengine.c:221-226; imap/lmtp_err.et:56-57"
          "@cyrus-imapd-3.12.3"),
     Fact("no retry loop; OpenIO rawx timeout 30 s", "objectstore_openio.c; lib/imapoptions:3330-3379@3.12.3"),
-    Fact("success text '250 2.1.5 Ok SESSIONID=<...>'", "lmtpengine.c (not re-read)", "unverified"),
+    Fact("success text '250 2.1.5 Success SESSIONID=<...>'; an I/O error is '451 4.3.0 System I/O error'",
+         "imap/lmtp_err.et:47-48,56-57; imap/lmtpengine.c:134-153,221-229; imap/imap_err.et:47-48@cyrus-imapd-3.12.3"),
 )
 
 DESIGN = Design(

@@ -15,7 +15,8 @@ open-source Dovecot LMTP and lib-storage code it plugs into.  Every fact below s
   once and does **not** retry a response timeout: how obox counts connect errors and timeouts is not
   documented (the fact sheet lists it as too uncertain).
 * A failed save is a storage error, which ``mail_deliver`` maps to TEMPORARY (lib-lda/mail-deliver.c
-  :612-620) and LMTP answers ``451 4.2.0 <error>`` (lmtp-local.c:543-558@2.4.4), the error usually
+  :612-620) and LMTP answers ``451 4.2.0 <error>`` (lmtp-local.c:543-558@2.4.4), prefixed, as every
+  LMTP DATA reply is, with ``<rcpt>`` (lib-smtp/smtp-server-recipient.c:232-234), the error usually
   being ``MAIL_ERRSTR_CRITICAL_MSG_STAMP``: "Internal error occurred. Refer to server log for more
   information. [%Y-%m-%d %H:%M:%S]" (lib-storage/mail-error.h:15-18).  That obox returns such an
   error on a failed PUT is an **inference**.
@@ -40,9 +41,10 @@ MAX_CONNECT_RETRIES = 2
 TIMEOUT = 10.0
 #: the run's time 0 on the wall, for the stamp in the error text: the sample message's Date header
 EPOCH = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
-REPLY_OK = "250 2.0.0 <reader@receiver.test> {session} Saved"
-REPLY_FAILED = ("451 4.2.0 Internal error occurred. Refer to server log for more information. "
-                "[{stamp}]")
+#: LMTP's DATA replies are per recipient and start with ``<rcpt>`` (smtp-server-recipient.c:232-234@2.4.4)
+RCPT = "<reader@receiver.test>"
+REPLY_OK = RCPT + " {session} Saved"
+REPLY_FAILED = RCPT + " Internal error occurred. Refer to server log for more information. [{stamp}]"
 
 
 def wait(retry: int) -> float:
@@ -72,14 +74,14 @@ def put(rng: random.Random) -> Machine:
 
 
 def reply_ok(ids: Ids) -> str:
-    """LMTP's per-recipient success (text from the open-source lmtp-local.c, not checked at the tag)."""
-    return REPLY_OK.format(session=f"{ids.queue_id:x}"[:16])
+    """LMTP's per-recipient success: ``250 2.0.0 <rcpt> <session id> Saved`` (lmtp-local.c:538-539@2.4.4)."""
+    return "250 2.0.0 " + REPLY_OK.format(session=f"{ids.queue_id:x}"[:16])
 
 
 def reply_failed(outcome: Outcome, ids: Ids) -> str:
     """``MAIL_DELIVER_ERROR_TEMPORARY`` → 451 4.2.0 with the stamped internal-error text."""
     stamp = (EPOCH + timedelta(seconds=ids.when)).strftime("%Y-%m-%d %H:%M:%S")
-    return REPLY_FAILED.format(stamp=stamp)
+    return "451 4.2.0 " + REPLY_FAILED.format(stamp=stamp)
 
 
 FACTS = (
@@ -94,8 +96,8 @@ FACTS = (
          "src/lmtp/lmtp-local.c:543-558; src/lib-lda/mail-deliver.c:612-620@dovecot/core 2.4.4"),
     Fact("the error text is 'Internal error occurred. Refer to server log ... [stamp]'",
          "src/lib-storage/mail-error.h:15-18@2.4.4; that obox raises it on a failed PUT is inferred", "unverified"),
-    Fact("success text '250 2.0.0 <rcpt> <session> Saved'", "lmtp-local.c (from memory, not re-read)",
-         "unverified"),
+    Fact("success '250 2.0.0 <rcpt> <session> Saved'; every DATA reply is prefixed '<rcpt> ', the 451 too",
+         "src/lmtp/lmtp-local.c:538-539; src/lib-smtp/smtp-server-recipient.c:222-234@dovecot/core 2.4.4"),
     Fact("the DATA waits in iostream_temp (memory or mail_temp_dir)", "src/lmtp/lmtp-commands.c:244-261@2.4.4"),
 )
 

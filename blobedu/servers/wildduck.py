@@ -41,7 +41,7 @@ from .design import Design, Edge, Fact, Ids, Machine, Outcome, Send
 SERVER_SELECTION_TIMEOUT = 30.0  # serverSelectionTimeoutMS default 30000
 PLUGIN_TIMEOUT = 30.0  # Haraka plugin_timeout default 30 s
 RETRY_WRITES = 1  # retryWrites default true: one retry on a retryable error
-REPLY_OK = "250 Message Queued ({uuid})"
+REPLY_OK = "250 Message processed ({uuid})"  # [OK, 'Message processed'] (index.js:1731@v6.0.1)
 REPLY_FAILED = "450 Failed to queue message [ERRQ05] ({uuid})"
 REPLY_PLUGIN_TIMEOUT = "450 plugin timeout ({uuid})"
 
@@ -69,7 +69,7 @@ def put(rng: random.Random) -> Machine:
 
 
 def reply_ok(ids: Ids) -> str:
-    """Haraka's queue OK (``respond(250, msg)`` with the uuid; the plugin's own text not checked)."""
+    """The plugin's ``[OK, 'Message processed']``, with Haraka's `` (<uuid>)`` (connection.js:1773-1776@v3.1.6)."""
     return REPLY_OK.format(uuid=transaction_uuid(ids))
 
 
@@ -95,7 +95,8 @@ FACTS = (
          "mongodb/node-mongodb-native src/connection_string.ts@00a39d1 (4.x era; WildDuck pins 4.17.2)", "code"),
     Fact("which text a given MongoDB error gives (ERRQ05, or the error's own message at index.js:1671)",
          "blobedu shows ERRQ05 for every store error", "unverified"),
-    Fact("250 text 'Message Queued (<uuid>)'", "Haraka's default; the plugin's own text not checked", "unverified"),
+    Fact("250 text 'Message processed (<uuid>)' (sent by the queue_ok hook's responder, not re-read)",
+         "index.js:1731@haraka-plugin-wildduck v6.0.1; connection.js:1660-1670,1773-1776@Haraka v3.1.6"),
     Fact("a retried transaction stores a second copy (the duplicate check's effect not verified)",
          "filter-handler.js:~1180-1214@wildduck v1.50.0", "unverified"),
     Fact("MongoDB stood in for by a moto bucket, faults read as the driver would meet them",
