@@ -64,6 +64,11 @@ class DeliveryConfig:
         sender_schedule(self.sender, self.sender_version)
         if self.receiver not in RECEIVERS:
             raise BlobeduError(f"unknown receiver {self.receiver!r}: {', '.join(RECEIVERS)}")
+        if self.receiver not in ("stalwart", "wal"):
+            st = self.store
+            if st.max_retries is not None or st.timeout is not None or st.verify is not None:
+                raise BlobeduError(f"--max-retries, --timeout and --verify are Stalwart's S3 settings; {self.receiver} "
+                                   "runs its own client's defaults (see blobedu.servers)")
         if self.queue_quota is not None and self.receiver not in ("stalwart", "wal"):
             raise BlobeduError(f"a queue quota is Stalwart's setting (452 4.3.1); {self.receiver} has none in blobedu")
         if self.queue_quota is not None and self.queue_quota < 0:

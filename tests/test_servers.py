@@ -194,3 +194,28 @@ def test_cli_bad_receiver_and_fleet_design_exit_2_one_line(capsys):
     assert err.count("\n") == 1 and "not modelled in the fleet yet" in err
     assert main(["deliver", "--receiver", "maddy", "--queue-quota", "3"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_stalwart_only_settings_are_refused_for_other_designs(capsys):
+    for flag in (["--max-retries", "2"], ["--timeout", "5s"], ["--verify"]):
+        assert main(["deliver", "--receiver", "james", *flag]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Stalwart's S3 settings" in err
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=30))
+def test_any_receiver_name_is_a_design_or_one_line_and_exit_2(name):
+    import contextlib
+    import io
+
+    if name in DESIGNS or name.startswith("-"):
+        return
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["deliver", "--receiver", name, "--json"])
+    assert code == 2
+    assert err.getvalue().count("\n") == 1 and "Traceback" not in err.getvalue()
