@@ -94,6 +94,14 @@ def test_tmail_merge_one_failure_is_success_with_a_repair():
     assert not ok.ok and repair is None
 
 
+def test_tmail_repair_waits_as_james_distributed_event_bus():
+    # WaitDelayGenerator.java:67-78@james-project-3.9.0: 100 ms·2^(n-1) plus at most 50 ms
+    rng = random.Random(7)
+    for retry in range(tmail.REPAIR_RETRIES):
+        base = 0.1 * 2 ** retry
+        assert base <= tmail.repair_backoff(retry, rng) <= base + 0.05
+
+
 def test_obox_waits_the_documented_steps_on_5xx():
     steps, outcome = drive(dovecot_obox.put(random.Random(0)), [Reply(status=503)] * 5)
     assert [s.seconds for s in steps if isinstance(s, Sleep)] == [0.05, 0.5, 5.0, 10.0]
@@ -138,6 +146,8 @@ def test_tmail_answers_250_on_one_copy():
     trace = _run("tmail", ["refused@0-1h"])
     assert trace.sessions[0].reply.startswith("250") and trace.fate == "delivered"
     assert "ONE of two stores" in holders(trace)
+    dead = [e for e in trace.events if e["what"] == "repair dead-lettered"]
+    assert dead and all(e["attempts"] == tmail.REPAIR_RETRIES + 1 for e in dead)  # GroupConsumerRetry.java:98-101
 
 
 def test_obox_defers_451_4_2_0():

@@ -12,11 +12,11 @@ every save goes to the primary and the secondary **in parallel** and waits for b
   *succeeds*, so the sender gets a **250 while one copy exists**.
 
 The event's listener copies the blob from the surviving store to the failed one (FailedBlobOperation
-Listener.java:76-95).  It is retried as any James event-bus listener is: 8 retries, first backoff
-100 ms, jitter 0.5 (RetryBackoffConfiguration.java:65-71@james-project-3.9.0; whether TMail overrides
-this is **unverified**).  What happens after the last retry is not in the fact sheet: blobedu stops
-there and says the copy stays single ("dead-lettered" in the trace; James stores failed group-listener
-events as dead letters for an admin to redeliver, which blobedu read but did not check at the tag).
+Listener.java:76-95).  It is retried as a group listener of James's distributed event bus is: 8
+retries (RetryBackoffConfiguration.java:65-71@james-project-3.9.0), the n-th after
+``100 ms·2^(n-1)`` plus up to 50 ms (WaitDelayGenerator.java:67-78), about 26 s in all; then the
+event is stored as a **dead letter** (GroupConsumerRetry.java:98-101) until an admin redelivers it.
+Whether TMail overrides these defaults is **unverified**.
 Reads try the primary and fall back to the secondary on any error (SecondaryBlobStoreDAO.java:116-158),
 so the reader sees the mail.  Each store's client is James's AWS SDK (:func:`.james.put`).
 
@@ -38,9 +38,13 @@ REPAIR_JITTER = 0.5  # DEFAULT_JITTER_FACTOR
 
 
 def repair_backoff(retry: int, rng: random.Random) -> float:
-    """Reactor's ``Retry.backoff(8, 100ms).jitter(0.5)``: ``0.1 s·2^retry``, give or take half."""
-    base = REPAIR_FIRST_BACKOFF * (1 << retry)
-    return base + (rng.random() * 2 - 1) * base * REPAIR_JITTER
+    """The distributed event bus's wait before retry ``retry + 1``: ``0.1 s·2^retry`` plus ``U(0, 0.05 s)``.
+
+    ``WaitDelayGenerator.generateDelay`` (event-bus/distributed/.../WaitDelayGenerator.java:67-78
+    @james-project-3.9.0): the exponential part from the first backoff, and a jitter of at most
+    first backoff × jitter factor (50 ms), added, never subtracted.
+    """
+    return REPAIR_FIRST_BACKOFF * (1 << retry) + rng.random() * REPAIR_FIRST_BACKOFF * REPAIR_JITTER
 
 
 def merge(primary: Outcome, secondary: Outcome) -> tuple[Outcome, str | None]:
@@ -58,10 +62,12 @@ FACTS = james.FACTS[:4] + (
     Fact("both fail: ObjectStoreException (so 451 4.0.0); one fails: warn + BlobAddition repair event, save succeeds",
          "SecondaryBlobStoreDAO.java:264-280@tmail-backend 1.0.19.3"),
     Fact("the repair copies the blob from the surviving store", "FailedBlobOperationListener.java:76-95@1.0.19.3"),
-    Fact("repair retries: 8, first backoff 100 ms, jitter 0.5 (James event-bus defaults)",
-         "RetryBackoffConfiguration.java:65-71@james-project-3.9.0; TMail override not checked", "unverified"),
-    Fact("after the last repair retry the event is a dead letter until an admin redelivers it",
-         "James event bus (read, not checked at the tag)", "unverified"),
+    Fact("repair retries: 8, the n-th after 100 ms·2^(n-1) + U(0, 50 ms) (James distributed event bus defaults)",
+         "RetryBackoffConfiguration.java:65-71; WaitDelayGenerator.java:67-78@james-project-3.9.0"),
+    Fact("after the 8th failed retry the event is stored as a dead letter", "GroupConsumerRetry.java:98-101"
+         "@james-project-3.9.0"),
+    Fact("TMail keeps James's event-bus retry defaults for the repair listener", "not checked in tmail-backend",
+         "unverified"),
     Fact("reads try the primary, then the secondary on any error", "SecondaryBlobStoreDAO.java:116-158@1.0.19.3"),
 )
 
