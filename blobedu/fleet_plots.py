@@ -173,16 +173,24 @@ def by_sender_rows(result: FleetResult) -> list[dict[str, str]]:
     return rows
 
 
-def burst_rows(results: Mapping[str, FleetResult]) -> list[dict[str, str]]:
-    """One row per run: capacity, 503 SlowDown answers, the busiest second, how long the senders took to drain."""
+def burst_rows(results: Mapping[str, FleetResult], key: str = "S3 capacity") -> list[dict[str, str]]:
+    """One row per run: its label (under ``key``), 503 SlowDown answers, the busiest second, the drain."""
     rows = []
     for label, r in results.items():
         drain = r.drain.get("sender_backlog_seconds")
-        rows.append({"S3 capacity": label, "S3 requests": f"{r.s3_requests:,}", "503 SlowDown": f"{r.s3_slowdowns:,}",
+        rows.append({key: label, "S3 requests": f"{r.s3_requests:,}", "503 SlowDown": f"{r.s3_slowdowns:,}",
                      "busiest second": f"{r.peaks['s3_requests_per_s']:,}",
                      "backlog drained after": "-" if drain is None else format_duration(drain),
                      "delay p99": _fmt(r.delay["p99"]), "bounced": f"{r.fates['bounced']:,}"})
     return rows
+
+
+def sessions_rows(results: Mapping[str, FleetResult]) -> list[dict[str, str]]:
+    """One row per run: the receiver's sessions at most, refused at its cap, the memory their bodies held, fates."""
+    return [{"run": label, "sessions at most": f"{r.sessions_peak:,}", "refused at the cap": f"{r.sessions_refused:,}",
+             "bodies in memory at most": f"{r.peaks['receiver_memory_bytes'] / 2**20:,.0f} MiB",
+             "SMTP sessions": f"{r.smtp_sessions:,}", "delivered": f"{r.fates['delivered']:,}",
+             "bounced": f"{r.fates['bounced']:,}"} for label, r in results.items()]
 
 
 # -- the panel: plain functions of a values dict ------------------------------------------------------------

@@ -84,6 +84,9 @@ class FleetConfig:
     session_setup: float = 0.0  # seconds before the body (DEFAULT_SESSION_SETUP with real senders)
     bandwidth: float = 0.0  # bytes a second for the body; 0: instant
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    #: real senders' queue-run phases: "spread" evenly over the run interval (independent servers),
+    #: or "aligned" (every server runs its queue at the same instants: the burst with no jitter)
+    phases: str = "spread"
 
     @classmethod
     def real(cls, **kw) -> "FleetConfig":
@@ -135,6 +138,8 @@ class FleetConfig:
             raise BlobeduError(f"bandwidth must be 0 (instant) or at least 1 byte a second, got {self.bandwidth!r}")
         if not isinstance(self.max_connections, int) or not 1 <= self.max_connections <= 10_000_000:
             raise BlobeduError(f"max connections must be a whole number from 1 to 10,000,000, got {self.max_connections!r}")
+        if self.phases not in ("spread", "aligned"):
+            raise BlobeduError(f"phases must be 'spread' or 'aligned', got {self.phases!r}")
         if not 2 <= self.samples <= 10_000:
             raise BlobeduError(f"samples must be from 2 to 10,000, got {self.samples!r}")
 

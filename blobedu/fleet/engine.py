@@ -52,7 +52,7 @@ class Fleet(Kernel, S3Driver, Senders, Receivers):
         self.messages = [Message(i, names[i], float(a)) for i, a in enumerate(arrivals)]
         self.servers: dict[str, list[SendingServer]] = {}
         if c.sending_servers:
-            self.servers = make_servers(names, c.sending_servers, self.schedules)
+            self.servers = make_servers(names, c.sending_servers, self.schedules, c.phases == "aligned")
             turn = {k: 0 for k in self.servers}
             for m in self.messages:  # each kind's messages go round its servers
                 group = self.servers[m.sender]

@@ -109,7 +109,8 @@ def queue_run_interval(schedule: Schedule) -> float:
     return float(p.get("queue_run_delay") or p.get("queue_interval") or 0.0)
 
 
-def make_servers(kinds_in_order: list[str], count: int, schedules: dict[str, Schedule]) -> dict[str, list[SendingServer]]:
+def make_servers(kinds_in_order: list[str], count: int, schedules: dict[str, Schedule],
+                 aligned: bool = False) -> dict[str, list[SendingServer]]:
     """``count`` servers shared among the kinds in proportion to their messages (largest remainder, at least 1 each)."""
     total = len(kinds_in_order)
     tally: dict[str, int] = {}
@@ -124,7 +125,7 @@ def make_servers(kinds_in_order: list[str], count: int, schedules: dict[str, Sch
     servers = {}
     for k, n in alloc.items():
         run = queue_run_interval(schedules[k])
-        servers[k] = [SendingServer(k, j, run * j / n if run else None) for j in range(n)]
+        servers[k] = [SendingServer(k, j, (0.0 if aligned else run * j / n) if run else None) for j in range(n)]
     return servers
 
 
