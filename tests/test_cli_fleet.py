@@ -67,6 +67,11 @@ def test_text_summary(capsys):
     (["--receiver", "ram"], "--receiver"),
     (["--fault", "refused@2h-1h"], "END"),
     (["--endpoint", "loopback"], "endpoint"),
+    (["--over", "-1h"], "bad duration"),  # was argparse's "expected one argument"
+    (["--senders", "stalwart:" + "9" * 400], "finite"),  # shares that sum to infinity
+    (["--sending-servers", "-1"], "--sending-servers"),
+    (["--max-connections", "0"], "--max-connections"),
+    (["--s3-burst", "2h"], "burst"),
     (["--no-verify", "--stalwart", "0.15.5", "--verify"], "not allowed"),
 ])
 def test_bad_input_exits_2_with_one_line(capsys, argv, words):
@@ -87,6 +92,9 @@ _FLAGS = {
                          st.text(max_size=10)),
     "--stalwart": st.sampled_from(["0.15.5", "0.16.18", "0.10.5", "0.4.0", "9.9.9"]),
     "--max-retries": st.one_of(st.integers(-1, 12).map(str), st.text(max_size=4)),
+    "--sending-servers": st.one_of(st.sampled_from(["0", "1", "3", "100", "-1"]), st.text(max_size=4)),
+    "--max-connections": st.one_of(st.sampled_from(["1", "5", "8192", "0"]), st.text(max_size=4)),
+    "--s3-burst": st.one_of(st.sampled_from(["1", "60", "0"]), st.text(max_size=4)),
 }
 
 
@@ -110,3 +118,38 @@ def test_any_flags_exit_0_or_2_never_a_traceback(capsys, flags):
     else:
         data = json.loads(out)
         assert sum(data["fates"].values()) == data["messages"]
+
+
+def test_json_gains_the_receivers_sessions_and_the_sending_servers(capsys):
+    code, out, _ = run_cli(capsys, "fleet", "--messages", "400", "--stalwart", "0.15.5", "--fault", "timeout@1h-3h",
+                           "--max-connections", "50", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["sending_servers"] == 100
+    assert data["sessions_peak"] == 50 and data["sessions_refused"] > 0  # the cap binds; refused ones are deferred
+    assert data["fates"]["delivered"] == 400
+    assert max(data["series"]["receiver_sessions"]) == 50
+
+
+def test_an_idle_s3_serves_one_message_at_any_capacity(capsys):
+    for capacity in ("1", "0.1"):
+        for servers in ("0", "100"):
+            code, out, _ = run_cli(capsys, "fleet", "--messages", "1", "--s3-capacity", capacity,
+                                   "--sending-servers", servers, "--json")
+            data = json.loads(out)
+            assert code == 0 and data["fates"]["delivered"] == 1
+            assert data["s3_slowdowns"] == 0
+
+
+def test_a_spool_against_an_endless_outage_is_refused_up_front(capsys):
+    """Issue #21's first unbounded run: about 1,000 times the cost per message; refused at once, one line."""
+    code, out, err = run_cli(capsys, "fleet", "--messages", "200000", "--receiver", "wal", "--fault", "refused@6h")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "refused" in err and "S3 requests" in err
+
+
+def test_a_run_past_its_step_bound_is_stopped_with_one_line(capsys, monkeypatch):
+    """Whatever the estimate misses, the kernel's step bound stops: exit 2, one line, never a long run."""
+    import blobedu.fleet.engine as engine
+
+    monkeypatch.setattr(engine, "step_budget", lambda messages: 5 * messages)
+    code, out, err = run_cli(capsys, "fleet", "--messages", "300", "--fault", "refused@0-6h", "--s3-capacity", "1")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "steps" in err

@@ -240,3 +240,65 @@ def test_a_crash_ends_sessions_hung_for_good():
     alone = Fleet(["timeout@0"], FleetConfig(store=StoreConfig(version="0.15.5")), arrivals=[0.0],
                   senders=["stalwart"]).run()
     assert alone.detail[0].open_dots == len(alone.detail[0].sessions) and alone.fates["bounced"] == 1
+
+
+# -- real senders (issue #21) -------------------------------------------------------------------------------
+def _servers(result_fleet):
+    return [srv for group in result_fleet.servers.values() for srv in group]
+
+
+@pytest.mark.parametrize("kind, limit", [("postfix", 20), ("exim", 5), ("stalwart", 25)])
+def test_each_server_keeps_to_its_mtas_session_limit(kind, limit):
+    """300 messages at once to one server each: never more sessions than the MTA's limit, and the limit is reached."""
+    fleet = Fleet(["503@0-2h"], FleetConfig(messages=300, over=0.0, senders=((kind, 1.0),), sending_servers=1,
+                                            store=StoreConfig(latency=2.0)))
+    fleet.run()
+    (server,) = _servers(fleet)
+    assert server.peak == limit
+
+
+def test_postfix_starts_at_5_and_widens_on_replies():
+    """Postfix's window starts at initial_destination_concurrency 5 and grows by one per reply (qmgr_queue.c)."""
+    fleet = Fleet([], FleetConfig(messages=100, over=0.0, senders=(("postfix", 1.0),), sending_servers=1,
+                                  store=StoreConfig(latency=1.0)))
+    r = fleet.run()
+    first = sorted(s.t for m in fleet.messages for s in m.sessions)
+    assert first[:5] == [0.0] * 5 and first[5] > 0.0  # five at once, the sixth when a reply came
+    assert _servers(fleet)[0].peak > 5 and r.fates["delivered"] == 100
+
+
+def test_postfix_declares_a_refusing_destination_dead_and_defers_without_sessions():
+    """Connections refused at the receiver's cap are site failures: the window shrinks and the destination is suspended."""
+    faults = ["timeout@0-2h"]
+    store = StoreConfig(version="0.15.5")
+    fleet = Fleet(faults, FleetConfig(messages=200, over=600.0, senders=(("postfix", 1.0),), sending_servers=1,
+                                      store=store, max_connections=3))
+    r = fleet.run()
+    assert r.sessions_refused > 0 and r.sessions_peak == 3
+    server = _servers(fleet)[0]
+    assert server.suspended_until > 0  # it was declared dead at least once
+    assert r.fates["delivered"] == 200
+
+
+def test_phases_spread_the_burst_that_aligned_queue_runs_make():
+    spread = run(["refused@1h-3h"], FleetConfig.real(messages=2000, over=4 * H, senders=(("postfix", 1.0),)))
+    aligned = run(["refused@1h-3h"], FleetConfig.real(messages=2000, over=4 * H, senders=(("postfix", 1.0),),
+                                                       phases="aligned"))
+    assert spread.peaks["s3_requests_per_s"] * 3 < aligned.peaks["s3_requests_per_s"]
+    assert spread.fates == aligned.fates
+
+
+def test_sessions_take_their_set_up_and_transfer_time():
+    fleet = Fleet([], FleetConfig(messages=1, over=0.0, sending_servers=1, session_setup=0.5, bandwidth=65536.0))
+    m = fleet.run().detail[0]
+    (s,) = m.sessions
+    assert s.t == 0.0 and s.receiver_replied_at == 1.5  # 0.5 s set-up, 64 KiB at 64 KiB/s, a store with no latency
+
+
+def test_capacity_reads_and_writes_separately():
+    """S3's documented rates: writes and reads have their own limit (3,500 : 5,500), so PUT then HEAD both pass at 1/s."""
+    bucket = _Capacity(1.0)
+    assert [bucket.take(0.0, "PUT"), bucket.take(0.0, "HEAD"), bucket.take(0.0, "GET"), bucket.take(0.0, "PUT"),
+            bucket.take(0.0, "GET")] == [True, True, True, False, False]
+    deep = _Capacity(2.0, depth=60.0)
+    assert sum(deep.take(0.0, "PUT") for _ in range(200)) == 120

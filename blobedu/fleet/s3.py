@@ -34,11 +34,12 @@ class _Capacity:
     """S3's request capacity: ``rate`` writes a second (PUT, DELETE) and ``rate * 5500/3500`` reads (GET, HEAD).
 
     Each is a token bucket refilled at its rate that saves up at most ``depth`` seconds of it, and
-    never less than one request: S3 documents rates per second, not how long a burst it absorbs, so
+    never less than one message's requests (a PUT; the verify HEAD and local delivery's GET, which come
+    together): S3 documents rates per second, not how long a burst it absorbs, so
     ``depth`` is an assumption (1 s by default, ``--s3-burst``), and notebook 07 shows how much the
     result depends on it.  Because reads and writes are separate and each bucket holds at least one
-    request, an idle S3 serves one message at any capacity above 0: its PUT, the HEAD that verifies
-    it, and later the GET of local delivery.
+    message's requests, an idle S3 serves one message at any capacity above 0 without a 503: its PUT,
+    the HEAD that verifies it, and the GET of local delivery.
     """
 
     __slots__ = ("rates", "depths", "tokens", "last")
@@ -46,7 +47,7 @@ class _Capacity:
     def __init__(self, rate: float, depth: float = 1.0) -> None:
         read = rate * S3_READ_RATE / S3_WRITE_RATE
         self.rates = (rate, read)
-        self.depths = (max(1.0, rate * depth), max(1.0, read * depth))
+        self.depths = (max(1.0, rate * depth), max(2.0, read * depth))
         self.tokens = list(self.depths)
         self.last = [0.0, 0.0]
 
