@@ -34,7 +34,6 @@ CLAIMS = [
     Source("240", "tests/test_fleet_equivalence.py: the hypothesis examples of the equivalence proof"),
     Source("5 20", "Postfix initial_destination_concurrency 5, default_destination_concurrency_limit 20 "
            "(src/global/mail_params.h:867,872@v3.7.11); Exim queue_run_max 5 (src/src/globals.c:1249@exim-4.96)"),
-    Source("25", "Stalwart MtaVirtualQueue threadsPerNode 25 (registry/src/schema/structs_impl.rs:29486@v0.16.18)"),
     Source("8192", "server.max-connections 8192 (common/src/config/server/listener.rs:197-203@v0.15.5; "
            "registry/src/schema/structs_impl.rs:41477@v0.16.18)"),
     Input("100", "--sending-servers' default (blobedu/fleet/config.py DEFAULT_SENDING_SERVERS, reasons there)"),
