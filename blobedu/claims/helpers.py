@@ -54,3 +54,31 @@ def put_elapsed(fault: str, version: str = LATEST, max_retries: int | None = Non
         kwargs["timeout"] = timeout
     with S3BlobStore(StoreConfig(**kwargs), faults=[fault]) as store:
         return store.put(b"x").elapsed
+
+
+@lru_cache(maxsize=None)
+def delivered_at(*faults: str, sender: str = "stalwart", version: str | None = None, **store) -> float:
+    """When a delivery through ``faults`` is accepted (a real deliver() run); nan if it is not delivered."""
+    from ..delivery import DeliveryConfig, deliver
+    from ..store import StoreConfig
+
+    trace = deliver(list(faults), DeliveryConfig(store=StoreConfig(**store), sender=sender, sender_version=version))
+    return trace.delivered_at if trace.fate == "delivered" else float("nan")
+
+
+@lru_cache(maxsize=None)
+def first_reply_after(*faults: str, version: str = LATEST, **store) -> float:
+    """When the receiver answers the first session (a real deliver() run): the store loop's length."""
+    from ..delivery import DeliveryConfig, deliver
+    from ..store import StoreConfig
+
+    trace = deliver(list(faults), DeliveryConfig(store=StoreConfig(version=version, **store)))
+    return trace.sessions[0].receiver_replied_at
+
+
+def worst(max_retries: int | None = None, timeout: float | None = None, version: str = LATEST) -> dict:
+    """:func:`blobedu.policy.worst_case_seconds` for a version's store settings."""
+    from ..policy import worst_case_seconds
+
+    b = behaviour(version)
+    return worst_case_seconds(b, max_retries, b.default_timeout if timeout is None else timeout)
