@@ -401,8 +401,8 @@ def sender_verdict(trace) -> str:
 
     c = trace.config
     st = c["store"]
-    return (f"sender {c['sender']}, Stalwart {st['version']}, maxRetries {st['max_retries']}: "
-            f"{verdict(trace)}")
+    retries = f"maxRetries {st['max_retries']}" if behaviour(st["version"]).retries else "no retries"
+    return f"sender {c['sender']}, Stalwart {st['version']}, {retries}: {verdict(trace)}"
 
 
 def run_panel_naming_sender(values: Mapping[str, Any]):

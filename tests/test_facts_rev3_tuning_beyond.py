@@ -55,6 +55,8 @@ def test_facts3_rev3_the_delivery_panel_names_the_sender_it_ran():
     named.update(sender="stalwart")  # the same faults, another sender: another answer, and it says so
     assert named.verdict_text.startswith("sender stalwart, ")
     assert named.verdict_text.split(": ", 1)[1] != verdict(cell9)
+    named.update(version="0.9.0")  # a version with no store retries says so, not "maxRetries 0"
+    assert named.verdict_text.startswith("sender stalwart, Stalwart 0.9.0, no retries: ")
     plain = delivery_panel(**scenario)  # without the option, the verdict is unchanged (notebooks 00, 03)
     assert plain.verdict_text == verdict(deliver(["503@0-9m"], DeliveryConfig(store=SLOW)))
 
