@@ -12,10 +12,12 @@ rules, read in the source:
 * **Postfix** (``qmgr``, v3.7.11): the destination's concurrency window starts at
   ``initial_destination_concurrency`` = 5 and never exceeds ``default_destination_concurrency_limit``
   = 20 (``src/global/mail_params.h:867,872``).  Feedback (``qmgr_queue.c``): a session that got an
-  SMTP reply (any reply: a 451 after the final dot is a per-recipient deferral, not a site failure,
-  ``qmgr_deliver.c:341-368``) widens the window by 1 (positive feedback "1",
-  ``mail_params.h:3602``), while it is below busy + 5 (``qmgr_queue.c:268-288``).  A session with no
-  reply (refused, dropped, timed out) is a site failure: the window shrinks by 1, never below 1
+  SMTP reply (any reply: a 451 to the final dot goes through ``smtp_mesg_fail``, which does not
+  throttle, ``smtp/smtp_proto.c:2091``, ``qmgr_deliver.c:341-368``) widens the window by 1
+  (positive feedback "1", ``mail_params.h:3602``), while it is below busy + 5
+  (``qmgr_queue.c:268-288``).  A session with no reply (a lost connection, as when the receiver's
+  cap drops it, or a timeout) is a site failure: ``smtp_stream_except`` calls ``smtp_bulk_fail``
+  with ``SMTP_THROTTLE`` (``smtp/smtp_trouble.c:429-477``).  The window shrinks by 1, never below 1
   (negative feedback "1", ``mail_params.h:3607``; ``qmgr_queue.c:330-355``), and adds 1/window to
   the failed cohorts; at ``destination_concurrency_failed_cohort_limit`` = 1 (``mail_params.h:3615``)
   the destination is declared dead: the mail waiting for it is deferred without a session
