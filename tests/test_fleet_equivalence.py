@@ -164,6 +164,10 @@ CASES = {
     "a tie at the final-dot wait goes to the timeout": ([], DeliveryConfig(store=StoreConfig(version="0.15.5", latency=300.0))),
     "a data store down answers 451 before S3 is touched": (["datastore-down@0-1h"], DeliveryConfig()),
     "a failed commit leaves an orphan; the retry finds S3 up": (["commit-fail@0-10m"], DeliveryConfig()),
+    # found by the derandomised search: each attempt stores a different blob (facts §5), so a copy
+    # accepted after a lost write is not rescued by a later attempt's PUT of the same message
+    "each attempt stores its own blob: a later PUT does not rescue a lost one": (
+        ["503@0-1", "lost-write@0-300"], DeliveryConfig(store=StoreConfig(version="0.10.5", latency=300.0))),
     "a bounce written to a store that loses writes tells nobody": (
         ["lost-write@0-4d"], DeliveryConfig(store=StoreConfig(verify=False))),
 }
@@ -191,6 +195,8 @@ def test_named_cases_show_what_they_name(endpoint):
     assert got["a data store down answers 451 before S3 is touched"]["sessions"][0][1].startswith("451")
     assert got["a failed commit leaves an orphan; the retry finds S3 up"]["fate"] == "delivered"
     assert got["a bounce written to a store that loses writes tells nobody"]["fate"] == "lost"
+    own = got["each attempt stores its own blob: a later PUT does not rescue a lost one"]["copies"]
+    assert own[0][1] is None and own[0][2] is not None and any(c[1] is not None for c in own[1:])
 
 
 def test_hung_for_good_on_0_15(endpoint):

@@ -30,8 +30,11 @@ class Receivers:
             return
         m.open_dots += 1
         self.memory_log.add(self.now, 1)
+        # each attempt stores a different blob: a fresh Received header (queue id, date) is hashed with
+        # the body (inbound/data.rs:485-495, queue/spool.rs:394-406@v0.16.18; facts §5)
+        blob = _Blob()
         try:
-            outcome = yield from self._s3(m, policy.put(self.behaviour, self.max_retries, self.verify))
+            outcome = yield from self._s3(blob, policy.put(self.behaviour, self.max_retries, self.verify))
         except _HungForever:
             self._dots.pop(proc, None)
             self._hung_dots.append((m, s))  # the session, and the body in memory, stay until a crash
@@ -44,8 +47,10 @@ class Receivers:
             self._reply(s, REPLY_TEMPFAIL)  # the object just PUT is an orphan; the sender keeps the message
         elif outcome.ok:
             copy = Copy(self.now)
-            if m.in_s3:
+            copy.blob = blob
+            if blob.in_s3:
                 copy.durable_at = copy.t
+                m.in_s3 = True
             m.copies.append(copy)
             self._start(lambda p: self._local(m, copy))
             self._reply(s, self.queued_reply.format(queue_id=next(self._queue_ids)))
@@ -75,6 +80,7 @@ class Receivers:
             self._reply(s, REPLY_QUOTA)
             return
         copy = Copy(self.now)
+        copy.blob = _Blob()  # this accepted copy's own object (its Received header makes it unique)
         copy.in_spool = True
         m.copies.append(copy)
         self.spool_log.add(self.now, 1)
@@ -94,7 +100,7 @@ class Receivers:
             while True:
                 self.memory_log.add(self.now, 1)  # the body, read back from the spool for this attempt
                 try:
-                    outcome = yield from self._s3(m, policy.put(self.behaviour, self.max_retries, self.verify))
+                    outcome = yield from self._s3(copy.blob, policy.put(self.behaviour, self.max_retries, self.verify))
                 except _HungForever:
                     self._hung_uploads.append((m, copy, True))
                     return
@@ -105,7 +111,7 @@ class Receivers:
                 ok = outcome.ok
                 if ok and not self.verify:  # no HEAD confirmed it: read the blob back (spool._confirmed)
                     try:
-                        got = yield from self._s3(m, policy.get(self.behaviour, self.max_retries))
+                        got = yield from self._s3(copy.blob, policy.get(self.behaviour, self.max_retries))
                     except _HungForever:
                         self._hung_uploads.append((m, copy, False))
                         return
@@ -143,7 +149,7 @@ class Receivers:
         failures: list[float] = []
         while True:
             try:
-                outcome = yield from self._s3(m, policy.get(self.behaviour, self.max_retries))
+                outcome = yield from self._s3(copy.blob, policy.get(self.behaviour, self.max_retries))
             except _HungForever:
                 return  # the copy waits in the queue for good (a crash does not touch local delivery)
             if outcome.ok and outcome.found:

@@ -29,7 +29,7 @@ class Session:
 class Copy:
     """One copy the receiver accepted with a 250, and what became of it (as :class:`receiver.Acceptance`)."""
 
-    __slots__ = ("t", "durable_at", "mailbox_at", "bounced_at", "lost_at", "in_spool", "upload", "told")
+    __slots__ = ("t", "durable_at", "mailbox_at", "bounced_at", "lost_at", "in_spool", "upload", "told", "blob")
 
     def __init__(self, t: float) -> None:
         self.t = t
@@ -40,6 +40,7 @@ class Copy:
         self.lost_at: Optional[float] = None
         self.in_spool = False
         self.upload = None
+        self.blob = None  # this copy's own blob in S3 (each accepted attempt stores a different one)
 
     @property
     def pending(self) -> bool:
@@ -57,7 +58,7 @@ class Message:
         self.index, self.sender, self.arrival = index, sender, arrival
         self.sessions: list[Session] = []
         self.copies: list[Copy] = []
-        self.in_s3 = False  # whether its blob (one key: the BLAKE3 of its body) is in S3
+        self.in_s3 = False  # whether a blob of one of its copies reached S3 (each attempt's blob is its own)
         self.released_at: Optional[float] = None  # when the sender let go (250 received, or bounced)
         self.sender_bounced = False
         self.open_dots = 0  # final-dot store loops still running at the receiver
@@ -275,7 +276,7 @@ class FleetResult:
         ]
         if self.drain["sender_backlog_seconds"] is not None:
             bounced = self.drain.get("sender_backlog_bounced") or 0
-            lines.append(f"after S3 came back: the senders' backlog "
+            lines.append("after S3 came back: the senders' backlog "
                          + (f"was cleared ({bounced:,} of it by bouncing) in " if bounced else "drained in ")
                          + f"{format_duration(self.drain['sender_backlog_seconds'])}"
                          + (f", the spool in {format_duration(self.drain['spool_seconds'])}"
