@@ -16,7 +16,8 @@ against the registry's pinned sha512 and kept in ``build/site-npm/``, so a secon
 network) and copied into ``site/`` with its licence: the page loads nothing from a CDN.  The
 exporter's template is nbconvert's ``lab`` one with the require.js, MathJax and Mermaid script tags
 taken out (no page needs them: the notebooks have no maths, and ``embed.js`` is not an AMD module),
-and a header linking back to the index, naming where the controls run.
+and a header linking back to the index, naming where the controls run.  The Binder badge's image is a
+local copy (``binder-badge.svg``), so not even that request leaves the site.
 
 ``BLOBEDU_HTML_MANAGER_TGZ`` may point at a copy of the same tarball (checked the same way) for a
 machine without npm.
@@ -68,6 +69,16 @@ browser, with no kernel; the full panels run the model on
 {%- if resources.blobedu_binder %} <a href="{{ resources.blobedu_binder }}">Binder</a>{% else %} Binder{% endif %}.
 </nav>
 {%- endblock body_header -%}
+"""
+
+
+#: The Binder badge the notebooks show, and the local stand-in the pages use (no request leaves the site).
+BINDER_BADGE_URL = "https://mybinder.org/badge_logo.svg"
+BINDER_BADGE = "binder-badge.svg"
+_BINDER_BADGE_SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="109" height="20" role="img" aria-label="launch binder">
+<rect width="64" height="20" fill="#555"/><rect x="64" width="45" height="20" fill="#579aca"/>
+<g fill="#fff" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11">
+<text x="6" y="14">launch</text><text x="69" y="14">binder</text></g></svg>
 """
 
 
@@ -207,6 +218,7 @@ def build(out: Path = ROOT / "site", notebooks: Path = ROOT / "notebooks", cache
         shutil.rmtree(out)
     out.mkdir(parents=True)
     install_html_manager(out, cache)
+    (out / BINDER_BADGE).write_text(_BINDER_BADGE_SVG, encoding="utf-8")
     exporter = _exporter()
     rows, pages = [], []
     for path in paths:
@@ -215,7 +227,7 @@ def build(out: Path = ROOT / "site", notebooks: Path = ROOT / "notebooks", cache
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem},
                                                              "blobedu_binder": binder})
         page = out / page_name(path)
-        page.write_text(body, encoding="utf-8")
+        page.write_text(body.replace(BINDER_BADGE_URL, BINDER_BADGE), encoding="utf-8")
         pages.append(page)
         answer = NOTEBOOKS[path.name].answer if path.name in NOTEBOOKS else ""
         rows.append((_question(path, nb), page.name, path.name, binder, answer))

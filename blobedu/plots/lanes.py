@@ -112,19 +112,19 @@ def _requests_of(trace: StoreTrace) -> list[dict]:
 
 
 def put_lanes(trace: StoreTrace, faults=None, scale: str = "auto", lanes: Optional[Sequence[str]] = None,
-              headline: str = "") -> Timeline:
+              headline: str = "", horizon: Optional[float] = None) -> Timeline:
     """The lanes of one PUT (or GET/DELETE) trace: S3 state, requests by method, sleeps, outcome.
 
-    ``lanes`` and ``headline`` as in :func:`delivery_lanes`.
+    ``lanes``, ``headline`` and ``horizon`` (one time axis for several frames) as in :func:`delivery_lanes`.
     """
-    return _chosen(_put_lanes(trace, faults, scale), lanes, headline)
+    return _chosen(_put_lanes(trace, faults, scale, horizon), lanes, headline)
 
 
-def _put_lanes(trace: StoreTrace, faults, scale: str) -> Timeline:
+def _put_lanes(trace: StoreTrace, faults, scale: str, at_least: Optional[float] = None) -> Timeline:
     d = trace.to_dict()
     fault_plan = plan(faults if faults is not None else trace.faults)
     ends = [r["t"] + r["duration"] for r in d["requests"]] + [s["t"] + s["seconds"] for s in d["sleeps"]]
-    ends += [trace.ended] + [f.end if f.end is not None else f.start for f in fault_plan.s3]
+    ends += [trace.ended] + [f.end if f.end is not None else f.start for f in fault_plan.s3] + [at_least]
     horizon = _horizon(ends)
     axis = time_axis(horizon, scale)
     annotate = len(d["requests"]) <= 16

@@ -441,22 +441,24 @@ def _legend_handles(timeline: Timeline, drawn: Optional[set] = None) -> list:
 
 
 # -- the public plots ---------------------------------------------------------------------------------
-def plot_put(trace: StoreTrace, ax=None, scale: str = "auto", lanes=None, headline: str = "") -> Figure:
+def plot_put(trace: StoreTrace, ax=None, scale: str = "auto", lanes=None, headline: str = "",
+             horizon: Optional[float] = None) -> Figure:
     """One PUT's retry loop in lanes: S3 state, requests, backoff sleeps, outcome.
 
-    ``lanes`` (keys, or a name in :data:`LANE_SETS`) draws only those; ``headline`` is the bold title.
+    ``lanes`` (keys, or a name in :data:`LANE_SETS`) draws only those; ``headline`` is the bold title;
+    ``horizon`` (seconds) stretches the time axis, so the frames of a slider share one axis.
     """
-    return draw(put_lanes(trace, scale=scale, lanes=lanes, headline=headline), ax)
+    return draw(put_lanes(trace, scale=scale, lanes=lanes, headline=headline, horizon=horizon), ax)
 
 
 def plot_delivery(trace: DeliveryTrace, faults=None, ax=None, scale: str = "auto", lanes=None,
-                  headline: str = "") -> Figure:
+                  headline: str = "", horizon: Optional[float] = None) -> Figure:
     """One message's journey in lanes: S3, requests, sleeps, SMTP sessions, custody, mailbox and DSNs.
 
     ``lanes`` (keys, or a name in :data:`LANE_SETS`, e.g. ``"copy"``) draws only those, for a
     progressive figure; ``headline`` is the bold title (what to notice), the verdict going to the caption.
     """
-    return draw(delivery_lanes(trace, faults, scale, lanes=lanes, headline=headline), ax)
+    return draw(delivery_lanes(trace, faults, scale, horizon=horizon, lanes=lanes, headline=headline), ax)
 
 
 def plot_schedules(schedules: Sequence[Any] = ("stalwart", "postfix", "exim", "rfc5321"),
