@@ -32,8 +32,8 @@ import matplotlib
 
 from . import plots
 
-#: Frames are rasterised at this many dots per inch: an 11-inch timeline is 770 px wide.
-DPI = 70
+#: Frames are rasterised at this many dots per inch: an 11-inch timeline is 880 px wide.
+DPI = 80
 #: The HTML class of a Frames box on a page.
 CSS_CLASS = "blobedu-frames"
 
