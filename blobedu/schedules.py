@@ -323,14 +323,28 @@ def sender_schedule(sender: str = "stalwart", version: Optional[str] = None) -> 
     raise BlobeduError(f"unknown sender {sender!r}: {', '.join(SENDERS)}")
 
 
-def attempt_times(schedule: Schedule, horizon: float, queued: float = 0.0) -> list[float]:
-    """Attempt times if every attempt fails instantly, until the schedule gives up or ``horizon``."""
+def attempt_times(schedule: Schedule, horizon: float, queued: float = 0.0, attempt_cost: float = 0.0) -> list[float]:
+    """Attempt start times if every attempt fails after ``attempt_cost`` s, until the schedule gives up or ``horizon``.
+
+    A 0.16 receiver answers a refused S3 after 1 s (rust-s3's hidden transport retry): with
+    ``attempt_cost=1`` these are exactly the session times a ``deliver()`` run shows (tests/test_tolerance.py).
+    """
     times: list[float] = [queued]
+    failures: list[float] = [queued + attempt_cost]
     while True:
-        nxt = schedule.next_attempt(queued, times)
+        nxt = schedule.next_attempt(queued, failures)
         if nxt is None or nxt > horizon:
             return times
         times.append(nxt)
+        failures.append(nxt + attempt_cost)
+
+
+def gives_up_at(schedule: Schedule, queued: float = 0.0, attempt_cost: float = 0.0) -> float:
+    """When the sender bounces if every attempt fails: its expiry, or the end of its last failed attempt."""
+    expiry = schedule.expires_at(queued)
+    if expiry is not None:
+        return expiry
+    return attempt_times(schedule, math.inf, queued, attempt_cost)[-1] + attempt_cost
 
 
 def warn_lines(schedules: Sequence[Schedule]) -> list[str]:

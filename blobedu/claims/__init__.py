@@ -11,6 +11,7 @@ that many documents repeat.  Each entry names a number as printed and says where
 * :class:`Source` — a default, a reply text, a constant read in someone else's source or an RFC:
   it carries the citation (``file:line@tag``, ``RFC 5321 §4.5.4.1``, ``postconf(5)``).
 * :class:`Measured` — a benchmark figure: it names the benchmark that prints it.
+* :class:`Input` — a scenario's own input (the 6 of "a 6-hour outage"): it names the run it feeds.
 
 :func:`numbers` finds the numbers in a document's prose: durations (``28 h``, ``1d04h``,
 ``5m19s``), counts, sizes, percentages and reply codes (``451``, ``4.3.5``).  It skips what is an
@@ -64,6 +65,13 @@ class Model(Claim):
 @dataclass(frozen=True)
 class Source(Claim):
     """A number read in a source: a default, a constant, a reply text; ``where`` cites it."""
+
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Input(Claim):
+    """A scenario's own input, not a claim (the 6 of "a 6-hour outage"); ``where`` names the run it feeds."""
 
     where: str = ""
 
