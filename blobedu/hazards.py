@@ -257,7 +257,7 @@ HAZARDS: tuple[Hazard, ...] = (
         id="duplicate-past-final-dot",
         settings="maxRetries, timeout, verifyAfterWrite (and the version's backoff)",
         effects=("duplicate",),
-        reproduce="blobedu deliver --max-retries 10 --latency 29s --fault 503@0-20m --sender stalwart --json",
+        reproduce="blobedu deliver --max-retries 10 --latency 29s --fault 503@0-4m --sender stalwart --json",
         fix="keep the worst-case store loop under 5 min, the shortest final-dot wait (a Stalwart sender's): "
             "leave maxRetries at 3 and the timeout at 30 s or less",
         sources=("facts §3 (final-dot waits: Stalwart 5 min, Postfix and Exim 10 min), §4 item 5",
@@ -294,8 +294,8 @@ HAZARDS: tuple[Hazard, ...] = (
         settings="maxRetries, timeout, verifyAfterWrite (a store loop past the 120 s reservation)",
         effects=("loss after a 250",),
         reproduce="blobedu purge-race --max-retries 10 --fault 503@0-2m --scan 125s --delete 130s --json",
-        fix="keep the worst-case store loop under the 120 s reservation (e.g. timeout 10000 ms with maxRetries 3), "
-            "or schedule the daily blob purge away from an outage",
+        fix="keep the worst-case store loop inside the 120 s reservation (a shorter timeout: `blobedu advise` "
+            "computes the largest that does), or schedule the daily blob purge away from an outage",
         sources=("facts §5 'Verified: a narrow race'",
                  "crates/store/src/write/blob.rs:115-143, 146-191, 263-281@v0.16.18",
                  "crates/smtp/src/queue/spool.rs:415-426, 555-598@v0.16.18"),
