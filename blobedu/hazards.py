@@ -184,7 +184,7 @@ class Hazard:
     sources: tuple[str, ...]
     rule: Callable[[Settings], Optional[str]]
     narrow: bool = False  # a race, not the common path: sorts after hazards of the same severity
-    notebooks: tuple[str, ...] = ()
+    notebooks: tuple[str, ...] = ()  # the notebooks that teach it (each should link to its README row)
 
     @property
     def title(self) -> str:
@@ -240,7 +240,7 @@ HAZARDS: tuple[Hazard, ...] = (
                  "s3/src/request/tokio_backend.rs@v0.35.1:40,56,104 (rust-s3: set_connect_timeout only)",
                  "crates/common/src/config/server/listener.rs@v0.15.5:197-203 (server.max-connections 8192)"),
         rule=_silent_hang,
-        notebooks=("01_retry_loop.ipynb", "07_fleet.ipynb"),
+        notebooks=("01_retry_loop.ipynb", "05_tuning.ipynb", "07_fleet.ipynb"),
     ),
     Hazard(
         id="lost-write-after-250",
@@ -251,7 +251,7 @@ HAZARDS: tuple[Hazard, ...] = (
         sources=("facts §1 'verifyAfterWrite' (commit 3e07a0f, first in v0.16.2), §4 item 6",
                  f"{S3_MOD}@v0.16.18:137-201"),
         rule=_lost_write,
-        notebooks=("02_verify_after_write.ipynb",),
+        notebooks=("02_verify_after_write.ipynb", "04_no_wal.ipynb"),
     ),
     Hazard(
         id="duplicate-past-final-dot",
@@ -275,7 +275,7 @@ HAZARDS: tuple[Hazard, ...] = (
         sources=("facts §3 (tries at 0 ... 4h02m, 1d04h02m; next at 4d04h, past the 3d ttl)",
                  "crates/smtp/src/outbound/delivery.rs:1588-1590@v0.16.18, queue/manager.rs:436-462"),
         rule=_short_tolerance,
-        notebooks=("03_tempfail_flow.ipynb",),
+        notebooks=("03_tempfail_flow.ipynb", "07_fleet.ipynb"),
     ),
     Hazard(
         id="dropped-bounce",
@@ -301,7 +301,7 @@ HAZARDS: tuple[Hazard, ...] = (
                  "crates/smtp/src/queue/spool.rs:415-426, 555-598@v0.16.18"),
         rule=_purge_race,
         narrow=True,
-        notebooks=("06_beyond_incoming_mail.ipynb",),
+        notebooks=("06_beyond_incoming_mail.ipynb", "04_no_wal.ipynb"),
     ),
 )
 

@@ -79,3 +79,13 @@ def test_the_table_by_version_covers_every_release_once():
     rows = hazards.table_by_version()
     assert rows[0]["versions"].startswith("0.5.0") and rows[-1]["versions"].endswith("0.16.18")
     assert len(rows) == len({r["versions"] for r in rows})
+
+
+def test_every_hazard_is_taught_by_a_notebook_that_exists():
+    from pathlib import Path
+
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    for h in hazards.HAZARDS:
+        assert h.notebooks, h.id
+        for name in h.notebooks:
+            assert (notebooks / name).exists(), (h.id, name)
