@@ -213,7 +213,7 @@ HAZARDS: tuple[Hazard, ...] = (
         settings="version; maxRetries 0 (TOML max-retries = 0) on later versions",
         effects=("delay",),
         reproduce="blobedu put --stalwart 0.9.0 --fault 503@0-1s --json",
-        fix="upgrade to 0.16.2 or later (0.11.2 at least); a 5xx blip then costs seconds, not a sender's retry",
+        fix="upgrade to 0.16.2 or later (0.11.2 at least): a 5xx blip then costs seconds, not a sender's retry",
         sources=("facts §1 'Settings and defaults by version'", f"{S3_MOD}@v0.10.2 (one request, no loop)"),
         rule=_no_retries,
         notebooks=("01_retry_loop.ipynb",),
@@ -223,7 +223,7 @@ HAZARDS: tuple[Hazard, ...] = (
         settings="version; maxRetries above 0",
         effects=("duplicate", "memory"),
         reproduce="blobedu put --stalwart 0.10.5 --fault 503@0-5s --json",
-        fix="upgrade to 0.11.2 or later; until then set store.<id>.max-retries = 0 so a 5xx answers 451 at once",
+        fix="upgrade to 0.11.2 or later; until then set `store.<id>.max-retries = 0` so a 5xx answers 451 at once",
         sources=("facts §1 (commit 3ac7cd0; fixed by bfba299e and 4901411 in v0.11.2)",
                  f"{S3_MOD}@v0.10.3:102-103 (`.max(16)`)"),
         rule=_backoff_18h,
@@ -258,8 +258,8 @@ HAZARDS: tuple[Hazard, ...] = (
         settings="maxRetries, timeout, verifyAfterWrite (and the version's backoff)",
         effects=("duplicate",),
         reproduce="blobedu deliver --max-retries 10 --latency 29s --fault 503@0-4m --sender stalwart --json",
-        fix="keep the worst-case store loop under 5 min, the shortest final-dot wait (a Stalwart sender's): "
-            "leave maxRetries at 3 and the timeout at 30 s or less",
+        fix="keep the worst-case store loop under the shortest final-dot wait, a Stalwart sender's 5 minutes: "
+            "`blobedu advise` prints the largest maxRetries that does at your timeout",
         sources=("facts §3 (final-dot waits: Stalwart 5 min, Postfix and Exim 10 min), §4 item 5",
                  "crates/smtp/src/outbound/session.rs:164, outbound/client.rs:137-148@v0.16.18"),
         rule=_duplicate,
@@ -270,8 +270,8 @@ HAZARDS: tuple[Hazard, ...] = (
         settings="version of a *sending* Stalwart (its queue schedule)",
         effects=("bounce",),
         reproduce="blobedu deliver --sender stalwart --fault refused@0-29h --json",
-        fix="on a sending 0.16 Stalwart, add retry intervals after 1d so a try falls near the 3-day ttl; "
-            "as a receiver, bring S3 back within about 28 h or 0.16 senders bounce the mail",
+        fix="on a sending 0.16 Stalwart, add queue retry intervals so a last try falls near its ttl; as a "
+            "receiver, bring S3 back within the tolerance `blobedu advise` prints, or 0.16 senders bounce the mail",
         sources=("facts §3 (tries at 0 ... 4h02m, 1d04h02m; next at 4d04h, past the 3d ttl)",
                  "crates/smtp/src/outbound/delivery.rs:1588-1590@v0.16.18, queue/manager.rs:436-462"),
         rule=_short_tolerance,
@@ -320,7 +320,7 @@ class Finding:
         h = self.hazard
         return {"id": h.id, "title": h.title, "versions": h.versions, "effect": list(h.effects),
                 "severity": EFFECTS[h.severity], "why": self.why, "reproduce": h.reproduce, "fix": h.fix,
-                "sources": list(h.sources)}
+                "sources": list(h.sources), "notebooks": list(h.notebooks)}
 
 
 def _sort_key(h: Hazard) -> tuple:
@@ -407,3 +407,18 @@ def markdown_table() -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(row[k] for k in head) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def markdown_hazards() -> str:
+    """One row per hazard, each with an anchor (``README.md#hazard-<id>``) the notebooks link to."""
+    lines = ["| hazard | effect | releases hit at their defaults | see it | fix |", "|---|---|---|---|---|"]
+    for h in sorted(HAZARDS, key=_sort_key):
+        lines.append(f'| <a id="hazard-{h.id}"></a>`{h.id}` | {", ".join(h.effects)} | {h.versions} '
+                     f"| `{h.reproduce}` | {h.fix} |")
+    return "\n".join(lines)
+
+
+def readme_block() -> str:
+    """What the README holds between its ``hazards-table`` markers: both tables, generated."""
+    return (markdown_table() + "\n\nEach hazard, worst first, with the command that shows it (notebooks link to "
+            "these rows):\n\n" + markdown_hazards())

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from blobedu.hazards import HAZARD_IDS, markdown_table
+from blobedu.hazards import HAZARD_IDS, readme_block
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -14,11 +14,16 @@ def _table() -> str:
     return text[start:text.index("<!-- /hazards-table -->")].strip()
 
 
-def test_the_readme_table_is_the_generated_one():
-    assert _table() == markdown_table()
+def test_the_readme_tables_are_the_generated_ones():
+    assert _table() == readme_block(), "regenerate the block with blobedu.hazards.readme_block()"
 
 
 def test_every_hazard_appears_in_the_table():
     table = _table()
     for hazard_id in HAZARD_IDS:
         assert f"`{hazard_id}`" in table
+
+
+def test_every_hazard_has_an_anchor_the_notebooks_can_link_to():
+    for hazard_id in HAZARD_IDS:
+        assert f'<a id="hazard-{hazard_id}"></a>' in _table()
