@@ -76,6 +76,14 @@ def _fleet() -> str:
     return f"{_v('silent-s3-hang')}: sessions and their bodies pile up in memory while a silent S3 never answers."
 
 
+def _other_servers() -> str:
+    from .hazards import defaults_at
+
+    ids = ", ".join(f"`{i}`" for i in defaults_at(LATEST))
+    return (f"For Stalwart itself it depends on the release: on {LATEST} at its defaults {ids}; "
+            "`blobedu advise --stalwart VERSION` gives yours.")
+
+
 KEY_LINES: dict[str, Callable[[], str]] = {
     "00_start_here.ipynb": _start,
     "01_retry_loop.ipynb": _retry,
@@ -85,9 +93,11 @@ KEY_LINES: dict[str, Callable[[], str]] = {
     "05_tuning.ipynb": _tuning,
     "06_beyond_incoming_mail.ipynb": _beyond,
     "07_fleet.ipynb": _fleet,
+    "08_other_servers.ipynb": _other_servers,
 }
 
 
 def key_line(name: str) -> str:
-    """The line for notebook file ``name`` (a key of :data:`blobedu.links.NOTEBOOKS`)."""
-    return KEY_LINES[name]()
+    """The line for notebook file ``name`` (a key of :data:`blobedu.links.NOTEBOOKS`); "" if it has none."""
+    line = KEY_LINES.get(name)
+    return line() if line else ""

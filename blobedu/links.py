@@ -195,8 +195,7 @@ def forum_snippet(notebook: str, repo: str, ref: str) -> str:
         "",
         row.answer,
         "",
-        f"**{key_line(name)}**",
-        "",
+        *([f"**{line}**", ""] if (line := key_line(name)) else []),
         f"- run it yourself, nothing to install: [{name} on Binder]({binder})",
         f"- read it with its outputs: [{name} on nbviewer]({nbviewer})",
     ])
