@@ -177,6 +177,11 @@ def monitor(settings: Settings) -> list[dict[str, str]]:
                     "source": ("crates/trc/src/event/enums_impl.rs:1334@v0.16.18; crates/smtp/src/queue/spool.rs:"
                                "445-451@v0.16.18" if v >= (0, 16, 0) else
                                "StoreEvent::S3Error named by crates/trc/event-macro/src/lib.rs@v0.9.0:15-40")})
+    elif v < (0, 6, 0):
+        out.append({"watch": "errors whose text starts 'S3 error code' or 'S3 error:'",
+                    "why": "this version has no event names; its SMTP queue writes local files, so S3 errors show "
+                           "at local delivery and in mailbox reads",
+                    "source": "crates/store/src/backend/s3/mod.rs@v0.5.0:95-131; crates/smtp/src/queue/spool.rs@v0.5.3"})
     else:
         out.append({"watch": "log lines 'Failed to write to blob store: S3 error ...' (context queue, event error)",
                     "why": "this version has no event names; every failed S3 write logs this line",

@@ -61,10 +61,12 @@ class Settings:
     @classmethod
     def of(cls, version: str, max_retries: Optional[int] = None, timeout: Optional[float] = None,
            verify: Optional[bool] = None) -> "Settings":
-        """Defaults filled in from the version's row and every value checked, as ``blobedu put`` does."""
+        """Defaults filled in from the version's row and every value checked, as ``blobedu put`` does
+        (past-horizon settings refused too, so no worst case is summed over billions of retries)."""
         from .store import StoreConfig
 
-        resolved = StoreConfig(version=version, max_retries=max_retries, timeout=timeout, verify=verify).resolved()
+        resolved = StoreConfig(version=version, max_retries=max_retries, timeout=timeout,
+                               verify=verify).check_horizon()
         return cls(version, resolved["max_retries"], resolved["timeout"], resolved["verify"])
 
     @property
