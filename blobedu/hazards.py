@@ -137,7 +137,8 @@ def _duplicate(s: Settings) -> Optional[str]:
         return None
     waits = ", ".join(f"{x} {format_duration(sender_schedule(x).final_dot_wait)}" for x in late)
     return (f"the worst-case store loop takes {format_duration(worst)} (slow 5xx"
-            + (" and slow HEADs" if s.verify else "") + f"), longer than {waits} wait for the final-dot reply")
+            + (" and slow HEADs" if s.verify else "") + f"), longer than {waits} wait for the final-dot reply; "
+            "a storm that ends inside the loop gives a 250 to nobody, and the sender's retry a second copy")
 
 
 def last_try_gap(version: str) -> tuple[float, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from blobedu import hazards
-from blobedu.experiments import worst_case_table
+from blobedu.experiments import TIMES_OUT, worst_case_table
 from blobedu.versions import RELEASES, behaviour
 
 ALL = [".".join(map(str, r)) for r in RELEASES]
@@ -44,7 +44,7 @@ def test_duplicates_agree_with_the_worst_case_table(version, max_retries, timeou
         max_retries = None
     n = b.default_max_retries if max_retries is None else max_retries
     row = worst_case_table(max_retries=(n,), timeouts=(timeout,), version=version)[0]
-    late = sorted(k.split()[0] for k, v in row.items() if v == "DUPLICATE")
+    late = sorted(k.split()[0] for k, v in row.items() if v == TIMES_OUT)
     findings = {f.hazard.id: f.why for f in hazards.applicable(version, max_retries=max_retries, timeout=timeout)}
     assert ("duplicate-past-final-dot" in findings) == bool(late)
     for sender in late:
