@@ -17,6 +17,7 @@ HAZARD_TITLES: dict[str, str] = {
     "short-tolerance": "a 0.16 sending Stalwart delivers only outages up to about 28 h",
     "dropped-bounce": "a DSN queued while the sender's own store is down is lost",
     "purge-race": "the purge deletes a blob a sender holds a 250 for (a narrow race)",
+    "spool-lost-with-disk": "a write-ahead spool (the contrast design) loses mail it answered 250 for with its disk",
 }
 
 HAZARD_IDS: tuple[str, ...] = tuple(HAZARD_TITLES)
