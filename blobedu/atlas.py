@@ -86,8 +86,12 @@ SENDER_KINDS: tuple[str, ...] = ("refused", "timeout", "503", "lost-write")
 #: Windows end by this long after the message arrives ("a few days": past the 5-day expiry of
 #: Stalwart 0.5-0.12's own queue, so a bounce at its end can meet a fault too).
 MAX_END = 6 * DAY
+#: Between two schedules of the same size, the plainer faults win: an S3 that refuses before one that
+#: answers a status, a whole outage before a node fault.
+_KIND_RANK = {k: i for i, k in enumerate(("refused", "timeout", "503", "500", "429", "403", "lost-write", "disk-full",
+                                          "crash", "disk-loss", "datastore-down", "commit-fail"))}
 #: Schedules drawn per cell by default (the benchmark's full atlas), and hits shrunk per outcome.
-DEFAULT_BUDGET = 300
+DEFAULT_BUDGET = 100
 SHRINK_HITS = 2
 DEFAULT_SEED = 22
 
@@ -126,9 +130,11 @@ class FaultSchedule:
         return self.faults + self.sender_faults
 
     def size(self) -> tuple:
-        """The order "smallest" means: fewest faults, then the shortest total window, then the earliest starts."""
+        """The order "smallest" means: fewest faults, then the shortest total window, then the earliest starts
+        (then the plainest kinds, then the specs, so that the order is total)."""
         windows = sum((f.end - f.start) if f.end is not None else math.inf for f in self.all)
-        return (len(self.all), round(windows, 3), round(sum(f.start for f in self.all), 3), self.specs())
+        ranks = tuple(sorted(_KIND_RANK.get(f.kind, len(_KIND_RANK)) for f in self.all))
+        return (len(self.all), round(windows, 3), round(sum(f.start for f in self.all), 3), ranks, self.specs())
 
     def specs(self) -> tuple[str, ...]:
         """Every fault as a spec; a sender fault is prefixed ``sender:``."""
@@ -374,8 +380,9 @@ SWEEP_SENDER_LENGTHS = (2.0, MINUTE)
 def sweep(scenario: Scenario, run: Callable[[FaultSchedule], Observation]) -> Iterable[FaultSchedule]:
     """The small schedules first, in a fixed order (as SmallCheck does): one window from 0 of each kind, each length.
 
-    Then, for the shortest window of each kind after which the sender bounced at ``T``, that window
-    plus one fault on the sender's own store at ``T`` (a store fault shows only when the store
+    Then each short S3 window with a crash or a disk loss 0.37 s in, and, for the shortest window of
+    each kind after which the sender bounced at ``T``, that window plus one fault on the sender's own
+    store at ``T`` (a store fault shows only when the store
     writes).  ``run`` evaluates a schedule (the sweep reads when the sender bounced); the schedules
     yielded are evaluated by the caller.
     """
@@ -390,6 +397,11 @@ def sweep(scenario: Scenario, run: Callable[[FaultSchedule], Observation]) -> It
             obs = run(schedule)
             if obs.sender_bounced_at is not None and kind not in bounced:
                 bounced[kind] = (schedule, obs.sender_bounced_at)
+    # a node's moment inside a short outage: what the receiver holds while S3 is away (a spool's only copy)
+    for kind in [k for k in design.node_kinds if k in ("crash", "disk-loss")]:
+        for s3 in S3_KINDS:
+            for length in SWEEP_LENGTHS[:3]:
+                yield FaultSchedule((Fault(s3, 0.0, length), Fault(kind, 0.37)))
     if scenario.sender != "stalwart":
         return
     for schedule, t in bounced.values():
@@ -645,8 +657,11 @@ def check_names(versions: Sequence[str], receivers: Sequence[str], outcomes: Seq
 
 def atlas(versions: Optional[Sequence[str]] = None, receivers: Optional[Sequence[str]] = None,
           outcomes: Optional[Sequence[str]] = None, senders: Optional[Sequence[str]] = None,
-          budget: int = DEFAULT_BUDGET, seed: int = DEFAULT_SEED) -> Atlas:
-    """Search every (version, design, sender) cell for every outcome (the function behind ``blobedu atlas``)."""
+          budget: int = DEFAULT_BUDGET, seed: int = DEFAULT_SEED, jobs: int = 1) -> Atlas:
+    """Search every (version, design, sender) cell for every outcome (the function behind ``blobedu atlas``).
+
+    ``jobs`` worker processes search cells side by side (the result does not depend on it).
+    """
     versions = list(dict.fromkeys(versions or representative_versions()))
     receivers = list(dict.fromkeys(receivers or DESIGNS))
     outcomes = [o for o in OUTCOMES if o in set(outcomes or OUTCOMES)]
@@ -654,13 +669,28 @@ def atlas(versions: Optional[Sequence[str]] = None, receivers: Optional[Sequence
     check_names(versions, receivers, outcomes, senders)
     if not 1 <= budget <= 100_000:
         raise BlobeduError(f"budget must be a whole number of schedules from 1 to 100,000, got {budget}")
+    if not 1 <= jobs <= 64:
+        raise BlobeduError(f"jobs must be a whole number from 1 to 64, got {jobs}")
+    scenarios = [Scenario(v, r, s) for v in versions for r in receivers for s in senders]
+    if jobs > 1 and len(scenarios) > 1:
+        # cells are independent and each is seeded from its own names: the same atlas in any order
+        from concurrent.futures import ProcessPoolExecutor
+        from functools import partial
+
+        with ProcessPoolExecutor(max_workers=min(jobs, len(scenarios))) as pool:
+            cells = list(pool.map(partial(_search_alone, outcomes=outcomes, budget=budget, seed=seed), scenarios))
+        return Atlas(cells, outcomes, budget, seed)
     engines = Engines()
     try:
-        cells = [search_cell(Scenario(v, r, s), outcomes, budget, seed, engines)
-                 for v in versions for r in receivers for s in senders]
+        cells = [search_cell(sc, outcomes, budget, seed, engines) for sc in scenarios]
     finally:
         engines.close()
     return Atlas(cells, outcomes, budget, seed)
+
+
+def _search_alone(scenario: Scenario, outcomes, budget: int, seed: int) -> Cell:
+    """One cell in a worker process, with its own engines."""
+    return search_cell(scenario, outcomes, budget, seed)
 
 
 def unknown_hazards(findings: Iterable[Finding]) -> list[Finding]:
