@@ -696,3 +696,30 @@ def _search_alone(scenario: Scenario, outcomes, budget: int, seed: int) -> Cell:
 def unknown_hazards(findings: Iterable[Finding]) -> list[Finding]:
     """Findings whose hazard is None or not in the shared list: each needs an explanation."""
     return [f for f in findings if f.hazard is None or f.hazard not in HAZARD_IDS]
+
+
+def find(result: Atlas, version: str, receiver: str, outcome: str, sender: str = "stalwart") -> Finding:
+    """The finding of one cell and outcome (a :class:`BlobeduError` names the cell when there is none)."""
+    for f in result.findings:
+        if (f.version, f.receiver, f.outcome, f.sender) == (version, receiver, outcome, sender):
+            return f
+    raise BlobeduError(f"the atlas holds no {outcome} finding for Stalwart {version} with receiver {receiver}")
+
+
+def replay(finding: Finding):
+    """Run a finding's schedule again with :func:`blobedu.delivery.deliver` (what its reproduce line runs).
+
+    Returns the :class:`~blobedu.trace.DeliveryTrace`, for :func:`blobedu.plots.plot_delivery`'s
+    custody timeline or :func:`blobedu.text.render_deliver`.
+    """
+    from .faults import parse
+
+    faults = tuple(parse(s) for s in finding.schedule if not s.startswith("sender:"))
+    sender = tuple(parse(s.split(":", 1)[1]) for s in finding.schedule if s.startswith("sender:"))
+    engines = Engines()
+    try:
+        _, trace = engines.real(Scenario(finding.version, finding.receiver, finding.sender),
+                                FaultSchedule(faults, sender))
+    finally:
+        engines.close()
+    return trace
