@@ -77,6 +77,11 @@ NOTEBOOKS: dict[str, Notebook] = {
         "0.15); after S3 returns each sender retries on its own schedule, a Stalwart one up to a day late, in "
         "bursts with no jitter.",
     ),
+    "09_atlas.ipynb": Notebook(
+        "Is the list of hazards complete? What does a search of fault schedules find?",
+        "Nothing new: a seeded search over S3, receiver, data-store and sender-store faults, shrunk to the smallest "
+        "schedule and confirmed with a real run, rediscovers every listed hazard it can reach and no other.",
+    ),
 }
 
 # Names that point at a moving branch rather than a fixed revision.
