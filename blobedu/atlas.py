@@ -5,16 +5,22 @@ Theory of operation
 The hazards of :mod:`blobedu.hazards` were found by people reading source.  The atlas searches for
 them instead, as Jepsen and TigerBeetle's simulator do: for each release row of the version table
 (:func:`representative_versions`, the newest release of each row of :data:`blobedu.versions.VERSIONS`)
-and each receiver design (:data:`DESIGNS`), it draws seeded random **fault schedules** (S3 faults,
-receiver faults, data-store faults and faults on a Stalwart sender's own store, windows up to
-:data:`MAX_END` long), runs one message through each, and notes which bad :data:`OUTCOMES` it shows.
-Each hit is then **shrunk** to the smallest schedule that still shows the outcome.
+and each receiver design (:data:`DESIGNS`), it runs one message through many **fault schedules** (S3
+faults, receiver faults, data-store faults and faults on a Stalwart sender's own store, windows up to
+:data:`MAX_END` long) and notes which bad :data:`OUTCOMES` each shows: first a fixed :func:`sweep` of
+small schedules (one window from 0 of each kind and length, as SmallCheck enumerates small cases
+first; a node's crash or disk loss inside a short S3 outage; a fault on the sender's own store at the
+moment it bounces), then ``budget`` seeded random ones (:func:`draw`, 1 to 3 faults).  Each hit is
+then **shrunk** to the smallest schedule that still shows the outcome.
 
 *Smallest* is :meth:`FaultSchedule.size`: fewest faults, then the shortest total window (a crash or
 a disk loss is a moment and counts 0 s), then the earliest starts.  The shrinker drops faults one at
 a time, then halves each window from its end and from its start (a binary search to the second),
-until nothing more can go; that is a local minimum, as every shrinker finds (Hypothesis's too).  Of
-the first :data:`SHRINK_HITS` hits of an outcome, the smallest shrunk one is kept.
+until nothing more can go; that is a local minimum, as every shrinker finds (Hypothesis's too).  The
+:data:`SHRINK_HITS` smallest hits of an outcome are shrunk and the smallest result is kept.  A
+hand-written generator and shrinker rather than Hypothesis's: "smallest" here is a property of fault
+windows (count, then seconds), which Hypothesis's shrinker, ordering its choice sequences, does not
+minimise; and a seeded generator gives the same atlas on every run without a database.
 
 The search runs on the fast engine: a fleet of one message (:mod:`blobedu.fleet`, proven equal to
 :func:`blobedu.delivery.deliver` in ``tests/test_fleet_equivalence.py``), through :func:`_fleet_of_one`,
@@ -305,7 +311,6 @@ class Engines:
 
     def real(self, scenario: Scenario, schedule: FaultSchedule):
         """A real :func:`blobedu.delivery.deliver` run: returns ``(Observation, DeliveryTrace)``."""
-        from .bounces import told
         from .delivery import DeliveryConfig, deliver
         from .sender import sample_message
         from .store import StoreConfig

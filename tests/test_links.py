@@ -128,7 +128,7 @@ BAD = [
     (("link", "03", "--repo", "o/r", "--ref", "HEAD"), "looks like a branch"),
     (("link", "03", "--repo", "o/r", "--ref", "origin/main"), "looks like a branch"),
     (("link", "03", "--repo", "o/r", "--ref", "v1 .0"), "not a valid git ref"),
-    (("link", "09", "--repo", "o/r", "--ref", "v1"), "known notebooks"),
+    (("link", "99", "--repo", "o/r", "--ref", "v1"), "known notebooks"),
     (("link", "notebooks/99_nope.ipynb", "--repo", "o/r", "--ref", "v1"), "known notebooks"),
     (("link", "", "--repo", "o/r", "--ref", "v1"), "known notebooks"),
     (("link", "03", "--ref", "v1"), "--repo"),
