@@ -82,6 +82,11 @@ NOTEBOOKS: dict[str, Notebook] = {
         "Depends on the design: James and Dovecot obox answer 4xx as Stalwart does; maddy answers a permanent 554, "
         "so the sender bounces at once; TMail says 250 on one of two copies; WildDuck can store it twice.",
     ),
+    "09_atlas.ipynb": Notebook(
+        "Is the list of hazards complete? What does a search of fault schedules find?",
+        "Nothing new: a seeded search over S3, receiver, data-store and sender-store faults, shrunk to the smallest "
+        "schedule and confirmed with a real run, rediscovers every listed hazard it can reach and no other.",
+    ),
 }
 
 # Names that point at a moving branch rather than a fixed revision.

@@ -19,7 +19,7 @@ from blobedu.links import NOTEBOOKS, badge, binder_url, forum_snippet, notebook_
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED_NOTEBOOKS = ["00_start_here.ipynb", "01_retry_loop.ipynb", "02_verify_after_write.ipynb",
                       "03_tempfail_flow.ipynb", "04_no_wal.ipynb", "05_tuning.ipynb",
-                      "06_beyond_incoming_mail.ipynb", "07_fleet.ipynb", "08_other_servers.ipynb"]
+                      "06_beyond_incoming_mail.ipynb", "07_fleet.ipynb", "08_other_servers.ipynb", "09_atlas.ipynb"]
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
@@ -128,7 +128,7 @@ BAD = [
     (("link", "03", "--repo", "o/r", "--ref", "HEAD"), "looks like a branch"),
     (("link", "03", "--repo", "o/r", "--ref", "origin/main"), "looks like a branch"),
     (("link", "03", "--repo", "o/r", "--ref", "v1 .0"), "not a valid git ref"),
-    (("link", "09", "--repo", "o/r", "--ref", "v1"), "known notebooks"),
+    (("link", "99", "--repo", "o/r", "--ref", "v1"), "known notebooks"),
     (("link", "notebooks/99_nope.ipynb", "--repo", "o/r", "--ref", "v1"), "known notebooks"),
     (("link", "", "--repo", "o/r", "--ref", "v1"), "known notebooks"),
     (("link", "03", "--ref", "v1"), "--repo"),
