@@ -235,3 +235,10 @@ def test_any_receiver_name_is_a_design_or_one_line_and_exit_2(name):
         code = main(["deliver", "--receiver", name, "--json"])
     assert code == 2
     assert err.getvalue().count("\n") == 1 and "Traceback" not in err.getvalue()
+
+
+def test_the_text_account_names_the_design_not_stalwarts_settings():
+    from blobedu.text import render_deliver
+
+    head = render_deliver(_run("maddy", ["refused@0-1h"])).splitlines()[0]
+    assert "receiver maddy (maddy 0.9.4" in head and "maxRetries" not in head
