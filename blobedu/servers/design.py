@@ -131,5 +131,5 @@ def transport(reply: Reply) -> bool:
     return reply.error is not None
 
 
-__all__ = ["Design", "Edge", "Fact", "GRADES", "Ids", "Machine", "Outcome", "Reply", "Send", "SendDrained", "Sleep", "drained_reply",
-           "one_put", "transport"]
+__all__ = ["Design", "Edge", "Fact", "GRADES", "Ids", "Machine", "Outcome", "Reply", "Send", "SendDrained", "Sleep",
+           "drained_reply", "one_put", "transport"]
