@@ -81,7 +81,8 @@ def _rate(text: str) -> float:
     return float(match.group(1))
 
 
-def _add_store_flags(p: argparse.ArgumentParser) -> None:
+def _add_store_settings(p: argparse.ArgumentParser) -> None:
+    """The four store settings every command shares: version, maxRetries, timeout, verifyAfterWrite."""
     p.add_argument("--stalwart", default=LATEST, metavar="VERSION",
                    help=f"Stalwart version of the receiver (default {LATEST})")
     p.add_argument("--max-retries", type=_count, default=None, metavar="N", help="maxRetries (default: the version's)")
@@ -91,6 +92,10 @@ def _add_store_flags(p: argparse.ArgumentParser) -> None:
     verify = p.add_mutually_exclusive_group()
     verify.add_argument("--verify", dest="verify", action="store_true", default=None, help="verifyAfterWrite on")
     verify.add_argument("--no-verify", dest="verify", action="store_false", help="verifyAfterWrite off")
+
+
+def _add_store_flags(p: argparse.ArgumentParser) -> None:
+    _add_store_settings(p)
     p.add_argument("--latency", type=_duration, default=0.0, metavar="DURATION", help="latency of every S3 request")
     p.add_argument("--fault", action="append", default=[], metavar="KIND@START[-END]",
                    help=f"a fault window; repeat for several. Kinds: {allowed()}")
@@ -163,6 +168,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="above this many requests per second S3 answers 503 SlowDown (default: no limit)")
     f.add_argument("--size", type=_bounded_int(1, 1 << 30), default=64 * 1024, metavar="BYTES",
                    help="message size in bytes (default 65536)")
+
+    a = sub.add_parser("advise", help="what should I do? the hazards, tolerances, settings and logs for one version")
+    _add_store_settings(a)
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.set_defaults(latency=0.0)
+
+    r = sub.add_parser("purge-race", help="the daily blob purge against a store loop past its 120 s reservation",
+                       epilog=HORIZON_HELP)
+    _add_store_settings(r)
+    r.add_argument("--latency", type=_duration, default=0.0, metavar="DURATION", help="latency of every S3 request")
+    r.add_argument("--fault", action="append", default=[], metavar="KIND@START[-END]",
+                   help="an S3 fault window during the store loop (default 503@0-2m)")
+    r.add_argument("--scan", type=_duration, default=125.0, metavar="DURATION",
+                   help="when the purge reads the shard (default 125s, after the 120 s reservation)")
+    r.add_argument("--delete", type=_duration, default=130.0, metavar="DURATION",
+                   help="when its DELETE is sent, if it finds the hash unlinked (default 130s)")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
 
     k = sub.add_parser("link", help="print Binder and nbviewer links to paste into a forum answer")
     k.add_argument("notebook", help="path of a notebook, e.g. notebooks/03_tempfail_flow.ipynb")
@@ -252,6 +274,45 @@ def _cmd_fleet(args) -> int:
     return 0
 
 
+def _dumps(obj) -> str:
+    try:
+        return json.dumps(obj, indent=2, allow_nan=False)
+    except ValueError as exc:
+        raise BlobeduError(f"the result holds a number JSON cannot carry ({exc})") from None
+
+
+def _cmd_advise(args) -> int:
+    from .advice import advise
+
+    config = _store_config(args)
+    config.check_horizon()
+    card = advise(config.version, config.max_retries, config.timeout, config.verify)
+    _print(_dumps(card.to_dict()) if args.json else card.text())
+    return 0
+
+
+def _cmd_purge_race(args) -> int:
+    from .faults import FaultPlan
+    from .purge import race
+
+    config = _store_config(args)
+    config.check_horizon()
+    plan = FaultPlan(args.fault)
+    if plan.receiver:
+        raise BlobeduError(f"purge-race takes S3 faults only, not {plan.receiver[0].kind!r}")
+    if args.delete < args.scan:
+        raise BlobeduError("--delete must come at or after --scan: the purge deletes what its scan found")
+    result = race(purge_scan=args.scan, delete_at=args.delete, faults=list(args.fault) or None, config=config)
+    if args.json:
+        _print(_dumps({"steps": [{"t": t, "what": what} for t, what in result.steps],
+                       "put_done": result.put_done, "final_put_at": result.final_put_at,
+                       "delete_at": result.delete_at, "committed": result.committed,
+                       "readable": result.readable, "local_delivery": result.local_delivery}))
+    else:
+        _print("\n".join(result.lines()))
+    return 0
+
+
 def _cmd_link(args) -> int:
     from .links import forum_snippet
 
@@ -292,7 +353,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return {"put": _cmd_put, "get": _cmd_get, "deliver": _cmd_deliver, "fleet": _cmd_fleet,
-                "link": _cmd_link}[args.command](args)
+                "advise": _cmd_advise, "purge-race": _cmd_purge_race, "link": _cmd_link}[args.command](args)
     except BlobeduError as exc:
         print(f"blobedu: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
