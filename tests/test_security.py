@@ -63,7 +63,7 @@ SCENARIOS = {
         "report(rc=0 if t.outcome == 'found' else 1)"),
     "live demo": (
         "from blobedu.live import LiveDemo\n"
-        "with LiveDemo(timeout=0.5) as demo:\n"
+        "with LiveDemo() as demo:\n"
         "    a = demo.send().reply\n"
         "    demo.unplug()\n"
         "    b = demo.send().reply\n"
