@@ -21,7 +21,11 @@ from .durations import parse_duration
 from .text import render_deliver, render_get, render_put
 from .errors import BlobeduError
 from .faults import allowed
+from .servers import NAMES as RECEIVER_NAMES
 from .versions import LATEST
+
+#: the receivers ``blobedu fleet`` models; the other designs run one message at a time (``deliver``)
+FLEET_RECEIVERS = ("stalwart", "wal")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -135,8 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long the sender waits for the final-dot reply (the answer to the end of DATA) before it gives up on "
                         "the attempt (default: the sender's own: stalwart 5m, its RCPT timeout; postfix 10m, "
                         "smtp_data_done_timeout; exim 10m, final_timeout; rfc5321 10m, a minimum)")
-    d.add_argument("--receiver", default="stalwart", choices=["stalwart", "wal"],
-                   help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast")
+    d.add_argument("--receiver", default="stalwart", choices=list(RECEIVER_NAMES), metavar="NAME",
+                   help="the receiving server's design (default stalwart): " + ", ".join(RECEIVER_NAMES)
+                        + " (see blobedu.servers)")
     d.add_argument("--queue-quota", type=_count, default=None, metavar="N",
                    help="messages the receiver's queue may hold before it answers 452 4.3.1")
     d.add_argument("--sender-fault", action="append", default=[], metavar="KIND@START[-END]",
@@ -151,8 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="they arrive evenly spread over this long (default 1d)")
     f.add_argument("--senders", default="stalwart:40,postfix:40,exim:20", metavar="NAME:SHARE,...",
                    help="the sending servers and their shares (default stalwart:40,postfix:40,exim:20)")
-    f.add_argument("--receiver", default="stalwart", choices=["stalwart", "wal"],
-                   help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast")
+    f.add_argument("--receiver", default="stalwart", choices=list(RECEIVER_NAMES), metavar="NAME",
+                   help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast; the other "
+                        "designs of blobedu.servers are not modelled in the fleet yet")
     f.add_argument("--s3-capacity", type=_rate, default=None, metavar="REQ/S",
                    help="above this many requests per second S3 answers 503 SlowDown (default: no limit)")
     f.add_argument("--size", type=_bounded_int(1, 1 << 30), default=64 * 1024, metavar="BYTES",
@@ -225,6 +231,9 @@ def _cmd_fleet(args) -> int:
 
     if args.endpoint != "in-process":
         raise BlobeduError("fleet runs without an endpoint (its S3 is the model's own); --endpoint loopback is for put")
+    if args.receiver not in FLEET_RECEIVERS:
+        raise BlobeduError(f"receiver {args.receiver} is not modelled in the fleet yet (the fleet runs "
+                           f"{' and '.join(FLEET_RECEIVERS)}); use blobedu deliver --receiver {args.receiver}")
     if args.over > HORIZON_SECONDS:
         raise BlobeduError("--over must be at most 30d, blobedu's horizon")
     config = FleetConfig(store=_store_config(args), messages=args.messages, over=args.over,

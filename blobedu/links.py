@@ -77,6 +77,11 @@ NOTEBOOKS: dict[str, Notebook] = {
         "0.15); after S3 returns each sender retries on its own schedule, a Stalwart one up to a day late, in "
         "bursts with no jitter.",
     ),
+    "08_other_servers.ipynb": Notebook(
+        "Would another mail server have kept my mail through the same outage?",
+        "Depends on the design: James and Dovecot obox answer 4xx as Stalwart does; maddy answers a permanent 554, "
+        "so the sender bounces at once; TMail says 250 on one of two copies; WildDuck can store it twice.",
+    ),
 }
 
 # Names that point at a moving branch rather than a fixed revision.

@@ -10,6 +10,14 @@ client.rs:137-148@v0.16.18; its 10-minute ``dataTimeout`` bounds only sending th
 10 minutes is a minimum.  Past that wait the attempt counts as failed and the sender hangs up,
 whatever the receiver does next: the receiver may still accept, and the retry makes a duplicate.
 
+A reply of class 5 to the final dot is permanent: every sender modelled here bounces at once, without
+another attempt.  Stalwart: ``Severity::PermanentNegativeCompletion`` → ``Status::PermanentFailure``
+(crates/smtp/src/outbound/mod.rs:61-68@v0.16.18); Postfix: a non-2xx DATA reply goes to
+``smtp_mesg_fail`` (src/smtp/smtp_proto.c:2379-2384@v3.11.6), which defers only when the status
+starts with 4 and otherwise calls ``bounce_append`` (smtp_trouble.c:229,292; ``soft_bounce`` off by
+default); Exim: ``check_response`` keeps the reply's first digit (transports/smtp.c:568-574@exim-4.96)
+and ``code == '5'`` sets ``FAIL`` (smtp.c:4508-4509); RFC 5321 §4.2.1 (5yz: "Permanent Negative").
+
 A Stalwart sender queues its own DSNs through its own blob store and ignores the result
 (queue/dsn.rs@v0.16.18:34-68): given that ``store``, every DSN goes through
 :func:`blobedu.bounces.queue_dsn`, and one written while that store is down is dropped.
@@ -47,7 +55,7 @@ def sample_message(subject: str = "Quarterly report") -> bytes:
     return bytes(msg)
 
 
-def make_dsn(kind: str, t: float, reporter: str, status: str, diagnostic: str, origin: str = "sender") -> dict[str, Any]:
+def make_dsn(kind: str, t: float, reporter: str, status: str, diagnostic: Optional[str], origin: str = "sender") -> dict[str, Any]:
     """A delivery status notification (RFC 3464): ``kind`` is ``delayed`` or ``failed``."""
     # a fixed boundary: the DSN's bytes then depend only on the scenario (MIME picks a random one)
     report = MIMEMultipart("report", report_type="delivery-status",
@@ -58,7 +66,7 @@ def make_dsn(kind: str, t: float, reporter: str, status: str, diagnostic: str, o
                          else "Undelivered mail returned to sender")
     human = ("Your message has not been delivered yet; the server will keep trying.\n" if kind == "delayed"
              else "Your message could not be delivered and has been returned to you.\n")
-    report.attach(MIMEText(f"{human}\n<{RCPT_TO}>: {diagnostic}\n"))
+    report.attach(MIMEText(f"{human}\n<{RCPT_TO}>: {diagnostic or 'no SMTP reply'}\n"))
     # message/delivery-status (RFC 3464 §2.1): per-message fields, then one block per recipient
     status_part = MIMEBase("message", "delivery-status")
     per_message, per_recipient = Message(), Message()
@@ -66,7 +74,8 @@ def make_dsn(kind: str, t: float, reporter: str, status: str, diagnostic: str, o
     per_recipient["Final-Recipient"] = f"rfc822; {RCPT_TO}"
     per_recipient["Action"] = "delayed" if kind == "delayed" else "failed"
     per_recipient["Status"] = status
-    per_recipient["Diagnostic-Code"] = diagnostic
+    if diagnostic is not None:  # a Stalwart DSN after no SMTP reply has no such line (queue/dsn.rs:626-632)
+        per_recipient["Diagnostic-Code"] = diagnostic
     status_part.attach(per_message)
     status_part.attach(per_recipient)
     report.attach(status_part)
@@ -146,7 +155,7 @@ class SendingMTA:
             await self.clock.sleep(w - self.clock.now())
             last = self.sessions[-1].reply if self.sessions else "no attempt"
             await self._send_dsn(make_dsn("delayed", self.clock.now(), SENDER_HOST, self.schedule.delay_status(last),
-                                          f"smtp; {last}"))
+                                          self.schedule.diagnostic(last)))
             self.event("delay warning")
         await self.clock.sleep(when - self.clock.now())
 
@@ -176,9 +185,9 @@ class SendingMTA:
         now = self.clock.now()
         last = self.sessions[-1].reply
         if last.startswith("5"):
-            code, diagnostic = last.split()[1], f"smtp; {last}"
+            code, diagnostic = last.split()[1], self.schedule.diagnostic(last)
         else:  # the queue gave up on a temporary failure
-            code, diagnostic = self.schedule.bounce_status(last), f"smtp; {last}{self.schedule.expiry_note}"
+            code, diagnostic = self.schedule.bounce_status(last), self.schedule.diagnostic(last, expired=True)
         await self._send_dsn(make_dsn("failed", now, SENDER_HOST, code, diagnostic))
         self.custody.release(held, now, "bounced")
         self.event("bounce")

@@ -19,7 +19,7 @@ from blobedu.links import NOTEBOOKS, badge, binder_url, forum_snippet, notebook_
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED_NOTEBOOKS = ["00_start_here.ipynb", "01_retry_loop.ipynb", "02_verify_after_write.ipynb",
                       "03_tempfail_flow.ipynb", "04_no_wal.ipynb", "05_tuning.ipynb",
-                      "06_beyond_incoming_mail.ipynb", "07_fleet.ipynb"]
+                      "06_beyond_incoming_mail.ipynb", "07_fleet.ipynb", "08_other_servers.ipynb"]
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
