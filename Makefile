@@ -7,9 +7,11 @@ PY := $(VENV)/bin/python
 # The oldest Python pyproject.toml's requires-python allows, for `make test-lowest`.
 LOWEST_PYTHON ?= python3.10
 LOWEST_VENV ?= .venv-lowest
-FAST_TESTS := not browser and not binder and not mta and not wheel
+FAST_TESTS := not browser and not binder and not mta and not wheel and not lowest
 
-.PHONY: install lab test bench test-lowest
+DIST ?= dist
+
+.PHONY: install lab test bench test-lowest dist check-dist
 
 PINS := requirements/pins.txt
 
@@ -53,3 +55,15 @@ test-lowest:
 	$(LOWEST_VENV)/bin/python -m pip freeze --exclude-editable > $(LOWEST_VENV)/installed.txt
 	$(LOWEST_VENV)/bin/python requirements/lower_bounds.py --check $(LOWEST_VENV)/installed.txt
 	$(LOWEST_VENV)/bin/python -m pytest -m "$(FAST_TESTS)" tests
+
+# The release's files: the sdist, and the wheel built from it (so the sdist is proved complete).
+# The wheel carries the notebooks and etc/jupyter (setup.py).
+dist: install
+	rm -rf $(DIST)
+	$(PY) -m build --outdir $(DIST) .
+
+# The wheel alone: installed with the pins into a new environment outside the repository, then
+# `blobedu notebooks` into a temporary folder and nbval on the copies (.ci/check_wheel.py says how).
+# tests/test_wheel.py runs dist and check-dist; CHECK_VENV keeps its environment between runs.
+check-dist: install
+	$(PY) .ci/check_wheel.py $(wildcard $(DIST)/*.whl) $(if $(CHECK_VENV),--venv $(CHECK_VENV) --reuse,)

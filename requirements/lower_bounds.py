@@ -7,7 +7,8 @@ Runtime dependencies (``[project] dependencies`` and the ``lab`` extra) are held
 bounds (``name>=X`` becomes ``name==X``); test tools are a developer's and stay at their pins, so
 they are left out here and ``make test-lowest`` takes them from ``requirements/pins.txt``.  Only
 ``>=`` bounds are understood: a dependency without one is an error (every dependency has one, with
-its reason beside it in pyproject.toml).  Standard library only (tomllib: Python 3.11+).
+its reason beside it in pyproject.toml).  Standard library only: tomllib (Python 3.11+), else
+tomli, else a small reader of the two lists it needs (Python 3.10 with nothing installed).
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from pathlib import Path
 
 try:
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+except ModuleNotFoundError:  # Python 3.10: tomli if it is there, else the small reader below
+    try:
+        import tomli as tomllib  # type: ignore[no-redef]
+    except ModuleNotFoundError:
+        tomllib = None  # type: ignore[assignment]
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 RUNTIME_EXTRAS = ("lab",)
@@ -28,11 +32,32 @@ _REQ = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(.*)")
 
 def runtime_requirements(pyproject: Path = PYPROJECT) -> list[str]:
     """The requirement strings of blobedu's runtime dependencies and its ``lab`` extra."""
-    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    text = pyproject.read_text(encoding="utf-8")
+    project = tomllib.loads(text)["project"] if tomllib else _read_project(text)
     reqs = list(project["dependencies"])
     for extra in RUNTIME_EXTRAS:
         reqs += project.get("optional-dependencies", {}).get(extra, [])
     return reqs
+
+
+def _read_project(text: str) -> dict:
+    """``[project]``'s dependencies and optional-dependencies, read without a TOML library.
+
+    Enough for this file's own pyproject.toml (one string per requirement, in double quotes, lists in
+    square brackets, ``#`` comments); tests/test_dependencies.py checks it reads what tomllib reads.
+    """
+    def strings(body: str) -> list[str]:
+        body = "\n".join(line.split("#", 1)[0] for line in body.splitlines())
+        return re.findall(r'"([^"]*)"', body)
+
+    sections = re.split(r"^\[([^\]\n]+)\]\s*$", text, flags=re.M)
+    tables = dict(zip(sections[1::2], sections[2::2]))
+    deps = re.search(r"^dependencies\s*=\s*\[(.*?)^\]", tables.get("project", ""), re.S | re.M)
+    if not deps:
+        raise ValueError("pyproject.toml: [project] has no dependencies list")
+    extras = {name: strings(body) for name, body in re.findall(
+        r"^([A-Za-z0-9_-]+)\s*=\s*\[(.*?)\]", tables.get("project.optional-dependencies", ""), re.S | re.M)}
+    return {"dependencies": strings(deps.group(1)), "optional-dependencies": extras}
 
 
 def lower_bound(requirement: str) -> tuple[str, str]:

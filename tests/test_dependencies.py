@@ -165,3 +165,10 @@ def test_make_test_lowest_installs_the_bounds_on_the_oldest_python_and_runs_the_
     assert '-c $(LOWEST_VENV)/lower-bounds.txt -e ".[test,lab]"' in recipe
     assert "requirements/lower_bounds.py --check" in recipe
     assert 'pytest -m "$(FAST_TESTS)" tests' in recipe
+
+
+def test_the_python_3_10_reader_reads_what_tomllib_reads():
+    text = PYPROJECT.read_text()
+    project = tomllib.loads(text)["project"]
+    assert lower_bounds._read_project(text) == {"dependencies": project["dependencies"],
+                                                "optional-dependencies": project["optional-dependencies"]}
