@@ -67,11 +67,12 @@ def _writes(what: str, failed: tuple[str, str], stored: tuple[str, str], waiter:
 OPERATIONS: tuple[Operation, ...] = (
     Operation("IMAP FETCH BODY[]", "get", "yes: reads the message blob", _reads(
         "the FETCH",
-        ("FETCH fails", "the whole FETCH command fails with an error: no message in the range is returned"),
+        ("FETCH fails", "the messages read before the failing one come back (each is written as it is read), "
+                        "then the command ends with an error; the rest of the range is not returned"),
         ("message omitted", "that message is silently left out of the FETCH response (a 404 is not an error)"),
         ("works", "the message comes back")),
         "imap/src/op/fetch.rs@v0.16.18:270-304 (BODY[], BODYSTRUCTURE, RFC822 need the blob), 386-414 "
-        "(`?` on get_blob; `continue` on None)"),
+        "(`?` on get_blob; `continue` on None), 577 (each message's FETCH item is written before the next is read)"),
     Operation("IMAP FETCH FLAGS/ENVELOPE", None, "no: flags, envelope and header-only fetches come from the data store",
               {"none": ("works", "works as usual: no S3 request")},
               "imap/src/op/fetch.rs@v0.16.18:270-304 (needs_blobs stays false), 386-388 (headers from metadata)"),

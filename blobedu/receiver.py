@@ -62,6 +62,7 @@ RESERVE_SECONDS = 120  # BlobLink::Temporary { until: now + 120 } (spool.rs@v0.1
 #: timeout is not in the facts; set on purpose so that only the *sender's* final-dot wait decides.
 SERVER_TIMEOUT = 30 * 86400.0
 HOSTNAME = "mx.receiver.test"
+SENDER_HELO = "mta.sender.test"  # the HELO the sending MTA gives (sender.SENDER_HOST)
 
 
 @dataclass
@@ -176,8 +177,8 @@ class Receiver:
         waiting = sum(1 for a in self.accepted if a.mailbox_at is None and a.bounced_at is None)
         return self.queue_quota is not None and waiting >= self.queue_quota
 
-    def _accept(self, record: DataRecord, key: str, durable: bool) -> str:
-        queue_id = self.rng.getrandbits(63)
+    def _accept(self, record: DataRecord, key: str, durable: bool, queue_id: Optional[int] = None) -> str:
+        queue_id = self.rng.getrandbits(63) if queue_id is None else queue_id
         acc = Acceptance(self.clock.now(), queue_id, key, durable, record.peer_port)
         if durable:
             acc.durable_at = acc.t
@@ -236,14 +237,33 @@ class Receiver:
                 from .sender import make_dsn
 
                 # a local temporary failure is the response "451 4.3.0 <reason>" (outbound/local.rs:70-81
-                # @v0.16.18), and the expired bounce keeps it (queue/dsn.rs:580-600)
-                dsn = make_dsn("failed", acc.bounced_at, HOSTNAME, LOCAL_TEMPFAIL_STATUS,
-                               f"smtp; 451 {LOCAL_TEMPFAIL_STATUS} {result}", origin="receiver")
+                # @v0.16.18), and the expired bounce keeps its code (queue/dsn.rs:580-600) and renders
+                # its Diagnostic-Code Stalwart's way (dsn.rs:650-654)
+                response = f"451 {LOCAL_TEMPFAIL_STATUS} {result}"
+                dsn = make_dsn("failed", acc.bounced_at, HOSTNAME, self.local_schedule.bounce_status(response),
+                               self.local_schedule.diagnostic(response, expired=True), origin="receiver")
                 # send_dsn queues the bounce through this same store and ignores the result (dsn.rs:34-68)
                 self.dsns.append(await queue_dsn(dsn, self.store, self.clock, "receiver"))
                 self.event("bounce", queue_id=f"{acc.queue_id:x}", reason=result)
                 return
             await self.clock.sleep(nxt - now)
+
+
+#: Virtual time 0 as a wall-clock date, for the Received header's date (the sample message's own Date)
+EPOCH = 1795867200  # Sat, 28 Nov 2026 12:00:00 +0000
+
+
+def received_header(queue_id: int, t: float) -> bytes:
+    """The Received header Stalwart prepends (``write_received``, inbound/data.rs:1013-1069@v0.16.18).
+
+    From the sender's HELO name, ``by`` this host, ``with ESMTP id`` the queue id in upper-case hex,
+    then the date.  The model's peer has no PTR record, so ``(unknown [127.0.0.1])``.
+    """
+    from datetime import datetime, timezone
+    from email.utils import format_datetime
+
+    return (f"Received: from {SENDER_HELO} (unknown [127.0.0.1])\r\n\tby {HOSTNAME} (Stalwart SMTP) with ESMTP "
+            f"id {queue_id:X};\r\n\t{format_datetime(datetime.fromtimestamp(EPOCH + t, timezone.utc))}\r\n").encode()
 
 
 class StalwartReceiver(Receiver):
@@ -256,6 +276,12 @@ class StalwartReceiver(Receiver):
             return self._reply(record, REPLY_QUOTA)
         from .store import blob_key
 
+        # Each attempt stores a *different* blob: Stalwart prepends a Received header with a fresh
+        # queue id and the current date (inbound/data.rs:485-495, 1013-1069@v0.16.18), and the hash
+        # covers headers and body (queue/spool.rs:394-406).  So a failed commit leaves one orphan per
+        # attempt, and two copies of a duplicated message are two S3 objects (facts §5, revision 3).
+        queue_id = self.rng.getrandbits(63)
+        body = received_header(queue_id, self.clock.now()) + body
         key = blob_key(body)
         # 1. reserve the blob in the data store (spool.rs@v0.16.18:415-435, BlobLink::Temporary); a
         #    failed write returns before S3 is touched
@@ -284,7 +310,7 @@ class StalwartReceiver(Receiver):
             return self._reply(record, REPLY_TEMPFAIL)
         if trace.durable:
             self.custody.hold("S3", self.clock.now(), "blob (queue entry, then mailbox)")
-        return self._reply(record, self._accept(record, key, bool(trace.durable)))
+        return self._reply(record, self._accept(record, key, bool(trace.durable), queue_id))
 
     def _datastore_fails(self, step: str) -> bool:
         """Whether the data-store write ``step`` (reserve or commit) meets a data-store fault now."""

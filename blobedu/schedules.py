@@ -20,9 +20,13 @@ Sources (``shared/stalwart-facts.md`` §3):
   before the RCPT loop and nothing resets it; ``read_smtp_data_response`` waits that long
   (``outbound/client.rs:137-148``; ``rcptToTimeout`` 300000 ms, ``common/src/network/mta.rs:357``).
   The 10-minute ``dataTimeout`` bounds only *sending* the body (``client.rs:185-228``).  Its bounce
-  carries the last reply's own enhanced code (``queue/dsn.rs:580-600``): 4.3.5 after a 451 4.3.5;
-  when the last attempt got no SMTP reply (refused, timed out) it writes a generic ``4.0.0``
-  (``write_dsn_status``, ``queue/dsn.rs:580-601``@v0.16.18).
+  carries the last reply's own enhanced code (``queue/dsn.rs:580-600``): 4.3.5 after a 451 4.3.5,
+  with ``Diagnostic-Code: smtp;451 Unable to accept message at this time.`` (the code, then the text
+  without its enhanced code: ``dsn.rs:650-654``).  At expiry the temporary failure is made permanent
+  (``outbound/delivery.rs:1528-1529``, ``into_permanent`` at ``dsn.rs:543-548``): when the last
+  attempt got no SMTP reply (refused, timed out, dropped) the bounce says ``Status: 5.0.0`` and has
+  no Diagnostic-Code line (``write_dsn_status``/``write_dsn_diagnostic``, ``dsn.rs:586-595,
+  626-632``@v0.16.18); a delay warning after no reply says ``4.0.0``.  Facts §3, revision 3.
 * Postfix: ``queue_run_delay`` 300 s, ``minimal_backoff_time`` 300 s, ``maximal_backoff_time``
   4000 s, ``maximal_queue_lifetime`` 5d, ``smtp_data_done_timeout`` 600 s.  The next delay is the
   time the message has spent in the queue, clamped to [minimal, maximal]; the queue manager picks
@@ -83,6 +87,13 @@ class Schedule:
     expiry_note: str = ""
     #: with rule "last", the Status when the last attempt got no SMTP reply at all (refused, timeout, dropped)
     no_reply_status: tuple = (("refused", "4.4.1"), ("timeout", "4.4.2"), ("dropped", "4.4.2"))
+    #: the bounce's Status after no SMTP reply, where the sender makes the failure permanent at expiry
+    #: (Stalwart: 5.0.0); None keeps ``no_reply_status``
+    no_reply_bounce: Optional[str] = None
+    #: how the Diagnostic-Code renders a reply: "full" (``smtp; 451 4.3.5 text``, Postfix and Exim as
+    #: seen on real ones) or "stalwart" (``smtp;451 text``: the code, a space, the text without its
+    #: enhanced code, and no line at all after no SMTP reply)
+    diagnostic_style: str = "full"
 
     def next_attempt(self, queued: float, failures: Sequence[float], runs_from: Optional[float] = None) -> Optional[float]:
         """Given the times of every temporary failure so far (the last one is now), the next attempt or None.
@@ -137,7 +148,24 @@ class Schedule:
 
     def bounce_status(self, last_reply: str) -> str:
         """The RFC 3464 ``Status`` of this sender's bounce, given the last reply it got."""
+        if self.no_reply_bounce is not None and not _REPLY.match(last_reply):
+            return self.no_reply_bounce
         return self._status(self.bounce_rule, last_reply)
+
+    def diagnostic(self, last_reply: str, expired: bool = False) -> Optional[str]:
+        """The DSN's ``Diagnostic-Code`` after ``last_reply`` (None: the DSN has no such line).
+
+        ``expired``: the queue gave up on a temporary failure (Exim then appends its expiry note).
+        """
+        reply = _REPLY.match(last_reply)
+        if self.diagnostic_style == "stalwart":
+            # write_dsn_diagnostic is called only for Error::UnexpectedResponse: no reply, no line;
+            # otherwise "Diagnostic-Code: smtp;{code} " and the reply's message (queue/dsn.rs:626-632,
+            # 650-654@v0.16.18), whose enhanced code was parsed off into `esc`
+            if not reply:
+                return None
+            return f"smtp;{reply.group(1)} {reply.group(3)}"
+        return f"smtp; {last_reply}{self.expiry_note if expired else ''}"
 
     def delay_status(self, last_reply: str) -> str:
         """The RFC 3464 ``Status`` of this sender's delay warning, given the last reply it got."""
@@ -146,9 +174,9 @@ class Schedule:
     def _status(self, rule: str, last_reply: str) -> str:
         if rule != "last":
             return rule
-        match = re.match(r"^[45]\d\d ([45]\.\d{1,3}\.\d{1,3})\b", last_reply)
-        if match:
-            return match.group(1)
+        match = _REPLY.match(last_reply)
+        if match and match.group(2):
+            return match.group(2)
         return dict(self.no_reply_status).get(last_reply, "4.0.0")
 
     def _rule_of(self, elapsed: float) -> Optional[str]:
@@ -182,6 +210,10 @@ class Schedule:
                 f"bounce after {format_duration(self.params['rules'][-1][1])}")
 
 
+#: an SMTP reply: its code, its enhanced status code if any, and its text
+_REPLY = re.compile(r"^([2-5]\d\d)[ -](?:([245]\.\d{1,3}\.\d{1,3}) )?(.*)$", re.S)
+
+
 _STALWART_ROWS: tuple[tuple[tuple[int, int, int], tuple[int, int, int], tuple[float, ...], float, str], ...] = (
     ((0, 5, 0), (0, 12, 5), (2 * MINUTE, 5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR), 5 * DAY,
      "crates/common/src/config/smtp/queue.rs@v0.12.5"),
@@ -199,7 +231,8 @@ def stalwart(version: str = LATEST, final_dot_wait: float = STALWART_FINAL_DOT_W
         if first <= v <= last:
             return Schedule(f"Stalwart {version}", "intervals", intervals, (DAY, 3 * DAY), expire, source,
                             final_dot_wait=_positive("final-dot wait", final_dot_wait), bounce_rule="last",
-                            no_reply_status=(("refused", "4.0.0"), ("timeout", "4.0.0"), ("dropped", "4.0.0")))
+                            no_reply_status=(("refused", "4.0.0"), ("timeout", "4.0.0"), ("dropped", "4.0.0")),
+                            no_reply_bounce="5.0.0", diagnostic_style="stalwart")
     raise BlobeduError(f"no queue schedule for Stalwart {version}: the facts cover 0.5.0 to {LATEST}")
 
 
@@ -290,14 +323,28 @@ def sender_schedule(sender: str = "stalwart", version: Optional[str] = None) -> 
     raise BlobeduError(f"unknown sender {sender!r}: {', '.join(SENDERS)}")
 
 
-def attempt_times(schedule: Schedule, horizon: float, queued: float = 0.0) -> list[float]:
-    """Attempt times if every attempt fails instantly, until the schedule gives up or ``horizon``."""
+def attempt_times(schedule: Schedule, horizon: float, queued: float = 0.0, attempt_cost: float = 0.0) -> list[float]:
+    """Attempt start times if every attempt fails after ``attempt_cost`` s, until the schedule gives up or ``horizon``.
+
+    A 0.16 receiver answers a refused S3 after 1 s (rust-s3's hidden transport retry): with
+    ``attempt_cost=1`` these are exactly the session times a ``deliver()`` run shows (tests/test_tolerance.py).
+    """
     times: list[float] = [queued]
+    failures: list[float] = [queued + attempt_cost]
     while True:
-        nxt = schedule.next_attempt(queued, times)
+        nxt = schedule.next_attempt(queued, failures)
         if nxt is None or nxt > horizon:
             return times
         times.append(nxt)
+        failures.append(nxt + attempt_cost)
+
+
+def gives_up_at(schedule: Schedule, queued: float = 0.0, attempt_cost: float = 0.0) -> float:
+    """When the sender bounces if every attempt fails: its expiry, or the end of its last failed attempt."""
+    expiry = schedule.expires_at(queued)
+    if expiry is not None:
+        return expiry
+    return attempt_times(schedule, math.inf, queued, attempt_cost)[-1] + attempt_cost
 
 
 def warn_lines(schedules: Sequence[Schedule]) -> list[str]:

@@ -47,7 +47,7 @@ def sample_message(subject: str = "Quarterly report") -> bytes:
     return bytes(msg)
 
 
-def make_dsn(kind: str, t: float, reporter: str, status: str, diagnostic: str, origin: str = "sender") -> dict[str, Any]:
+def make_dsn(kind: str, t: float, reporter: str, status: str, diagnostic: Optional[str], origin: str = "sender") -> dict[str, Any]:
     """A delivery status notification (RFC 3464): ``kind`` is ``delayed`` or ``failed``."""
     # a fixed boundary: the DSN's bytes then depend only on the scenario (MIME picks a random one)
     report = MIMEMultipart("report", report_type="delivery-status",
@@ -58,7 +58,7 @@ def make_dsn(kind: str, t: float, reporter: str, status: str, diagnostic: str, o
                          else "Undelivered mail returned to sender")
     human = ("Your message has not been delivered yet; the server will keep trying.\n" if kind == "delayed"
              else "Your message could not be delivered and has been returned to you.\n")
-    report.attach(MIMEText(f"{human}\n<{RCPT_TO}>: {diagnostic}\n"))
+    report.attach(MIMEText(f"{human}\n<{RCPT_TO}>: {diagnostic or 'no SMTP reply'}\n"))
     # message/delivery-status (RFC 3464 §2.1): per-message fields, then one block per recipient
     status_part = MIMEBase("message", "delivery-status")
     per_message, per_recipient = Message(), Message()
@@ -66,7 +66,8 @@ def make_dsn(kind: str, t: float, reporter: str, status: str, diagnostic: str, o
     per_recipient["Final-Recipient"] = f"rfc822; {RCPT_TO}"
     per_recipient["Action"] = "delayed" if kind == "delayed" else "failed"
     per_recipient["Status"] = status
-    per_recipient["Diagnostic-Code"] = diagnostic
+    if diagnostic is not None:  # a Stalwart DSN after no SMTP reply has no such line (queue/dsn.rs:626-632)
+        per_recipient["Diagnostic-Code"] = diagnostic
     status_part.attach(per_message)
     status_part.attach(per_recipient)
     report.attach(status_part)
@@ -146,7 +147,7 @@ class SendingMTA:
             await self.clock.sleep(w - self.clock.now())
             last = self.sessions[-1].reply if self.sessions else "no attempt"
             await self._send_dsn(make_dsn("delayed", self.clock.now(), SENDER_HOST, self.schedule.delay_status(last),
-                                          f"smtp; {last}"))
+                                          self.schedule.diagnostic(last)))
             self.event("delay warning")
         await self.clock.sleep(when - self.clock.now())
 
@@ -176,9 +177,9 @@ class SendingMTA:
         now = self.clock.now()
         last = self.sessions[-1].reply
         if last.startswith("5"):
-            code, diagnostic = last.split()[1], f"smtp; {last}"
+            code, diagnostic = last.split()[1], self.schedule.diagnostic(last)
         else:  # the queue gave up on a temporary failure
-            code, diagnostic = self.schedule.bounce_status(last), f"smtp; {last}{self.schedule.expiry_note}"
+            code, diagnostic = self.schedule.bounce_status(last), self.schedule.diagnostic(last, expired=True)
         await self._send_dsn(make_dsn("failed", now, SENDER_HOST, code, diagnostic))
         self.custody.release(held, now, "bounced")
         self.event("bounce")

@@ -91,7 +91,9 @@ def render_deliver(trace) -> str:
                          "as an orphan until the purge" if event.get("orphan") else
                          "receiver's commit failed: 451"))
     for dsn in trace.dsns:
-        line = f"DSN ({dsn['kind']}, from the {dsn['origin']}): {dsn['diagnostic']}"
+        # a Stalwart DSN after no SMTP reply has no Diagnostic-Code (queue/dsn.rs:626-632): show its Status
+        said = dsn["diagnostic"] or f"Status {dsn['status']}, no Diagnostic-Code (no SMTP reply)"
+        line = f"DSN ({dsn['kind']}, from the {dsn['origin']}): {said}"
         if dsn.get("fate_kind", "queued") != "queued":
             line += f"\n{'':>11}... {dsn['fate']}"
         rows.append((dsn["t"], line))

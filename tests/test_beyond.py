@@ -45,8 +45,11 @@ def test_facts5_failed_commit_after_a_good_put_leaves_an_orphan_in_moto():
     ep = InProcessEndpoint()
     try:
         trace = deliver(["commit-fail@0"], DeliveryConfig(sender="postfix"), endpoint=ep)
-        key = trace.sessions[0].store["key"]  # BLAKE3 of the bytes the receiver got
-        assert ep.keys() == [key]  # the object is in S3 ...
+        keys = [s.store["key"] for s in trace.sessions]  # BLAKE3 of the Received header + the bytes it got
+        # facts §5 rev 3: each attempt prepends a fresh Received header (inbound/data.rs:485-495,
+        # 1013-1069@v0.16.18), so each failed commit leaves an orphan of its own
+        assert len(set(keys)) == len(keys) > 1
+        assert sorted(ep.keys()) == sorted(keys)  # the objects are in S3 ...
         assert trace.copies == 0 and trace.accepted == []  # ... and no queue entry links it
         assert all(s.reply == TEMPFAIL and s.store["outcome"] == "stored" for s in trace.sessions)
         failed = [e for e in trace.events if e["what"] == "data store write failed"]
@@ -268,9 +271,11 @@ def test_facts5_the_daily_purge_deletes_the_orphan_from_moto():
         for s in trace.sessions:
             links.reserve(s.store["key"], s.t + 120)
         store = S3BlobStore(StoreConfig(), ep)
-        assert sweep(links, store, now=trace.sessions[-1].t + 60) == []  # the last reservation is still live
-        assert ep.keys() == [trace.sessions[0].store["key"]]
-        assert sweep(links, store, now=6 * D) == [trace.sessions[0].store["key"]] and ep.keys() == []
+        keys = [s.store["key"] for s in trace.sessions]  # one orphan per attempt (facts §5 rev 3)
+        # just after the last attempt, only its own reservation is still live: every earlier orphan goes
+        swept = sweep(links, store, now=trace.sessions[-1].t + 60)
+        assert sorted(swept) == sorted(keys[:-1]) and ep.keys() == [keys[-1]]
+        assert sweep(links, store, now=6 * D) == [keys[-1]] and ep.keys() == []
     finally:
         ep.close()
 

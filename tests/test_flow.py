@@ -145,7 +145,7 @@ def test_four_days_refused_bounces_at_stalwart_016_expiry():
     assert "Content-Type: message/delivery-status" in failed
     assert "Reporting-MTA: dns; mta.sender.test" in failed and "Action: failed" in failed
     assert "Status: 4.3.5" in failed  # the last reply's own code, queue/dsn.rs:580-600 (facts §3, revision 2)
-    assert "Diagnostic-Code: smtp; " + TEMPFAIL in failed
+    assert "Diagnostic-Code: smtp;451 Unable to accept message at this time." in failed  # dsn.rs:650-654
     # custody: only the sender ever held it, until it gave up
     assert {c["holder"] for c in trace.custody} == {"sender queue", "receiver memory"}
 

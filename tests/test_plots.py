@@ -229,8 +229,12 @@ def test_schedule_lanes_side_by_side():
     assert (tl.axis.scale, tl.axis.unit) == ("symlog", "d")
     lanes = {lane.key.split(":", 1)[1]: lane for lane in tl.lanes}
     sw = lanes["Stalwart 0.16.18"]
-    assert [m.t for m in sw.marks if m.kind == "attempt"] == attempt_times(stalwart(), 5 * DAY)
+    # each attempt fails after 1 s, as a 0.16 receiver answers a refused S3: the deliver() run's times
+    assert [m.t for m in sw.marks if m.kind == "attempt"] == attempt_times(stalwart(), 5 * DAY, attempt_cost=1.0)
     assert [(m.t, m.label) for m in sw.marks if m.kind == "bounce"] == [(3 * DAY, "bounce 3d")]
+    # facts §3 rev 3: the gap between the last try (1d04h) and the 3 d bounce is drawn and named
+    (gap,) = [b for b in sw.bars if b.kind == "no-more-tries"]
+    assert (gap.start, gap.end) == (100928.0, 3 * DAY) and tl.subtitle.startswith("Stalwart 0.16.18's last try is at 1d04h")
     assert [m.t for m in sw.marks if m.kind == "dsn-delayed"] == [DAY]
     assert lanes["Postfix"].bars[0].open  # still trying at 5 days
     assert not any(m.kind == "bounce" for m in lanes["Postfix"].marks)

@@ -153,11 +153,13 @@ def test_s3_outage_answers_exactly_451_4_3_5(served, endpoint, version, fault):
     assert replies["data"][0].startswith(b"354")
     assert replies["dot"] == [TEMPFAIL_BYTES]
     assert replies["quit"][0].startswith(b"221")
-    # no copy anywhere: not in S3, not queued; only the reservation of step 1 was written
-    assert expected_key(body) not in endpoint.keys()
-    assert server.receiver.accepted == [] and server.receiver.data_store["queue"] == {}
-    assert list(server.receiver.data_store["reservations"]) == [expected_key(body)]
+    # no copy anywhere: not in S3, not queued; only the reservation of step 1 was written, for the
+    # key of the body behind its Received header (the key the failed PUT used)
     record = server.receiver.data_log[0]
+    assert endpoint.keys() == []
+    assert server.receiver.accepted == [] and server.receiver.data_store["queue"] == {}
+    assert list(server.receiver.data_store["reservations"]) == [record.store["key"]]
+    assert record.store["key"] != expected_key(body)
     assert record.reply == TEMPFAIL_BYTES[:-2].decode() and record.durable_at_reply is False
     assert record.store["outcome"] == "failed" and record.store["error"].startswith("S3Error")
 
@@ -171,8 +173,13 @@ def test_success_answers_250_with_the_queue_id_in_hex(served, endpoint):
     receiver = server.receiver
     (acc,) = receiver.accepted
     assert match.group(1).decode() == f"{acc.queue_id:x}"
-    # step 2 stored the body in S3 under its BLAKE3 key; step 1 reserved it for 120 s; step 3 queued it
-    assert acc.key == expected_key(body) and expected_key(body) in endpoint.keys()
+    # step 2 stored the body, behind the Received header Stalwart prepends, under its BLAKE3 key
+    # (inbound/data.rs:1013-1069@v0.16.18: the queue id in upper-case hex, then the date); step 1
+    # reserved it for 120 s; step 3 queued it
+    from blobedu.receiver import received_header
+    stamped = received_header(acc.queue_id, acc.t) + body
+    assert acc.key == expected_key(stamped) and endpoint.keys() == [acc.key]
+    assert f"id {acc.queue_id:X};".encode() in stamped
     record = receiver.data_log[0]
     assert receiver.data_store["reservations"][acc.key] == pytest.approx(record.t_dot + 120, abs=1.0)
     assert receiver.data_store["queue"][acc.queue_id]["blob"] == acc.key

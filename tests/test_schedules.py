@@ -344,12 +344,49 @@ def test_facts3_final_dot_wait_stalwart_5m_postfix_exim_10m_rfc_minimum_10m():
 @pytest.mark.parametrize("reply, status", [
     ("451 4.3.5 Unable to accept message at this time.", "4.3.5"),
     ("452 4.3.1 Mail system full, try again later.", "4.3.1"),
-    # no SMTP reply at all: write_dsn_status's generic temporary code (queue/dsn.rs:580-601@v0.16.18)
-    ("refused", "4.0.0"), ("timeout", "4.0.0"), ("dropped", "4.0.0"),
+    # no SMTP reply at all: at expiry the failure is made permanent (into_permanent), and
+    # write_dsn_status writes the generic 5.0.0 (queue/dsn.rs:586-595@v0.16.18; facts §3 rev 3)
+    ("refused", "5.0.0"), ("timeout", "5.0.0"), ("dropped", "5.0.0"),
 ])
 def test_facts3_stalwart_bounce_status_is_the_last_replys_own(reply, status):
     """queue/dsn.rs:580-600: a Stalwart bounce writes the last response's enhanced code, not 5.4.7."""
     assert schedules.stalwart().bounce_status(reply) == status
+
+
+@pytest.mark.parametrize("reply", ["refused", "timeout", "dropped"])
+def test_facts3_rev3_stalwart_dsn_after_no_reply(reply):
+    """Rev 3: no reply -> bounce 5.0.0 with no Diagnostic-Code; only a delay warning says 4.0.0."""
+    s = schedules.stalwart()
+    assert s.bounce_status(reply) == "5.0.0"
+    assert s.delay_status(reply) == "4.0.0"
+    assert s.diagnostic(reply) is None and s.diagnostic(reply, expired=True) is None
+
+
+def test_facts3_rev3_stalwart_diagnostic_code_form():
+    """dsn.rs:650-654: ``smtp;`` then the reply code, a space and the text without its enhanced code."""
+    s = schedules.stalwart()
+    assert s.diagnostic("451 4.3.5 Unable to accept message at this time.", expired=True) == \
+        "smtp;451 Unable to accept message at this time."
+    assert s.diagnostic("451 4.3.0 Blob not found.") == "smtp;451 Blob not found."
+    # Postfix and Exim, as a real 3.7.11 and 4.96 wrote them (notebooks/transcripts/*_expiry.json)
+    assert schedules.postfix().diagnostic("451 4.3.5 Unable to accept message at this time.", expired=True) == \
+        "smtp; 451 4.3.5 Unable to accept message at this time."
+    assert schedules.exim().diagnostic("451 4.3.5 Unable to accept message at this time.", expired=True) == \
+        "smtp; 451 4.3.5 Unable to accept message at this time.: retry timeout exceeded"
+
+
+def test_facts3_rev3_refused_outage_bounce_has_no_diagnostic_code():
+    """End to end: a 0.16 Stalwart sender whose last try met a refused connection... gets a 451, since the
+    receiver answers; a sender that cannot even connect gets no reply: 5.0.0 and no Diagnostic-Code."""
+    from blobedu.sender import make_dsn
+
+    s = schedules.stalwart()
+    dsn = make_dsn("failed", 0, "sender.test", s.bounce_status("refused"), s.diagnostic("refused", expired=True))
+    assert "Status: 5.0.0" in dsn["text"] and "Diagnostic-Code" not in dsn["text"]
+    tempfail = "451 4.3.5 Unable to accept message at this time."
+    dsn = make_dsn("failed", 0, "sender.test", s.bounce_status(tempfail), s.diagnostic(tempfail, expired=True))
+    assert "Status: 4.3.5" in dsn["text"]
+    assert "Diagnostic-Code: smtp;451 Unable to accept message at this time." in dsn["text"]
 
 
 def test_bounce_status_of_the_other_senders():

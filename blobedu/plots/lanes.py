@@ -221,32 +221,40 @@ def delivery_lanes(trace: DeliveryTrace, faults=None, scale: str = "auto", horiz
                     f"time since the message was queued at the sender{_scale_note(axis)}")
 
 
-def schedule_lanes(schedules: Sequence[Any], horizon: float = 5 * DAY, scale: str = "auto") -> Timeline:
-    """One lane per sender schedule: its attempts if every one fails, its delay DSNs and when it gives up."""
-    from ..schedules import attempt_times, sender_schedule
+def schedule_lanes(schedules: Sequence[Any], horizon: float = 5 * DAY, scale: str = "auto",
+                   attempt_cost: float = 1.0) -> Timeline:
+    """One lane per sender schedule: its attempts if every one fails, its delay DSNs and when it gives up.
+
+    Each attempt fails after ``attempt_cost`` seconds (1 s: a 0.16 receiver's answer to a refused S3),
+    so the attempts and the bounce are the ones ``blobedu deliver --fault refused@0`` shows.  Where the
+    last try comes long before the expiry (a 0.16 Stalwart sender: 1d04h, then nothing until 3 d), the
+    gap is drawn and labelled: an outage that outlasts the last try bounces, however soon S3 returns.
+    """
+    from ..schedules import attempt_times, gives_up_at, sender_schedule
 
     horizon = parse_duration(horizon)
     axis = time_axis(horizon, scale, linthresh=MINUTE if horizon >= DAY else 1.0)
-    lanes = []
+    lanes, gaps = [], []
     for s in schedules:
         schedule = sender_schedule(s) if isinstance(s, str) else s
-        times = attempt_times(schedule, horizon)
-        gives_up = schedule.next_attempt(0.0, times) is None
-        bounce = None
-        if gives_up:
-            expiry = schedule.expires_at(0.0)
-            bounce = expiry if expiry is not None else times[-1]
+        times = attempt_times(schedule, horizon, attempt_cost=attempt_cost)
+        bounce = gives_up_at(schedule, attempt_cost=attempt_cost)
         marks = [Mark(t, f"attempt {i}", "attempt") for i, t in enumerate(times, 1)]
         marks += [Mark(w, "delay DSN", "dsn-delayed", True) for w in schedule.warnings(0.0) if w <= horizon]
-        if bounce is not None and bounce <= horizon:
+        if bounce <= horizon:
             marks.append(Mark(bounce, f"bounce {format_duration(bounce)}", "bounce", True))
-        end = bounce if bounce is not None and bounce <= horizon else axis.hi
+        end = bounce if bounce <= horizon else axis.hi
         bars = [Bar(0.0, end, "queued", "queued", False, end == axis.hi)]
+        if bounce <= horizon and bounce - times[-1] > 6 * 3600:
+            bars.append(Bar(times[-1], bounce, f"last try {format_duration(times[-1])}: no try until the bounce",
+                            "no-more-tries", True))
+            gaps.append(f"{schedule.name}'s last try is at {format_duration(times[-1])}, its bounce at "
+                        f"{format_duration(bounce)}: an outage past {format_duration(times[-1])} bounces")
         lanes.append(Lane(f"schedule:{schedule.name}", f"{schedule.name}\n{len(times)} attempts", bars=bars,
                           marks=sorted(marks, key=lambda m: m.t), height=1.2, labelled=True))
-    return Timeline(f"attempts until {format_duration(horizon)} or until the sender gives up; "
-                    "an arrow: still trying at the end",
-                    "When each sender tries again, if every attempt fails",
+    return Timeline(f"attempts until {format_duration(horizon)} or until the sender gives up, each failing after "
+                    f"{format_duration(attempt_cost)}; an arrow: still trying at the end",
+                    gaps[0] if gaps else "When each sender tries again, if every attempt fails",
                     horizon, axis, lanes, [], f"time since the first attempt{_scale_note(axis)}")
 
 

@@ -86,6 +86,8 @@ STYLES: dict[str, Style] = {
     # schedules
     "queued": Style("message waiting in the sender queue", _C["blue"], edge=_C["blue"], alpha=0.3),
     "attempt": Style("delivery attempt (fails)", _C["black"], "|", edge=_C["black"], size=13),
+    "no-more-tries": Style("queued, but no try left before the bounce", _C["vermillion"], hatch="//",
+                           edge=_C["vermillion"], alpha=0.35),
 }
 OUTAGE_LEGEND = "S3 outage (fault window)"
 

@@ -1,0 +1,40 @@
+"""README.md's numbers."""
+
+from ..durations import HORIZON_SECONDS
+from . import Input, Measured, Model, Source
+from .helpers import delivered_at, dur, first_reply_after, put_elapsed, sleeps, spaced, tol, worst
+
+CLAIMS = [
+    # the short answer
+    Model("1, 2, 4 s", lambda: ", ".join(f"{s:g}" for s in sleeps()) + " s"),
+    Input("6-hour", "blobedu deliver --fault refused@0-6h (delivered at the 1d04h try)"),
+    Model("28 h", lambda: f"{round(delivered_at('refused@0-6h') / 3600)} h", note="a 6-hour outage costs about 28 h"),
+    Model("4d06h", lambda: dur(tol("exim").last_try_at)),
+    # the command line
+    Model("1d05h", lambda: dur(delivered_at("refused@0-29h", sender="postfix"))),
+    Model("30 days", lambda: spaced(HORIZON_SECONDS)),
+    # the final-dot duplicate
+    Input("10", "--max-retries 10 / maxRetries=10"),
+    Model("65,536 s", lambda: f"{sleeps('0.10.3')[0]:,.0f} s"),
+    Model("18 hours", lambda: f"{first_reply_after('503@0-1m', version='0.10.5') // 3600:.0f} hours"),
+    Model("5m19s", lambda: dur(sum(sleeps(max_retries=10)))),
+    Input("11 PUTs of 29 s", "--max-retries 10 --latency 29s: 1 + maxRetries PUTs, each as slow as the latency"),
+    Model("319 s", lambda: f"{sum(sleeps(max_retries=10)):g} s"),
+    Model("11m07s", lambda: dur(put_elapsed("503@0-9m", max_retries=10, latency=29.0))),
+    Model("22 ×", lambda: f"{2 * worst(10)['requests_5xx']} ×"),
+    Model("16 minutes", lambda: f"{worst(10)['slow_verify'] // 60:.0f} minutes"),
+    Model("4 minutes", lambda: f"{round(worst()['slow_verify'] / 60)} minutes"),
+    Input("the default 3", "maxRetries' default on 0.16 (versions.py)"),
+    # the WAL contrast
+    Model("1h02m", lambda: dur(delivered_at("refused@0-1h"))),
+    Measured("0.39 ms p99 0.81 ms", "benchmarks/spool.py (fsync of a 64 KiB message)"),
+    Input("64 KiB 100 messages", "benchmarks/spool.py's message size; a rate of 100 messages/min"),
+    Model("375 MiB", lambda: f"{64 * 1024 * 100 * 60 / 2**20:.0f} MiB"),
+    # the fleet (benchmarks/fleet.py) and the equivalence test
+    Source("240", "tests/test_fleet_equivalence.py: the hypothesis examples of the equivalence proof"),
+    Measured("10,000 messages 6-hour 0.25 s 0.39 s 5 s 1,000 messages 0.02 s 0.15 s 1 s medians of 5",
+             "benchmarks/fleet.py (README figures)"),
+    # install and suite times
+    Measured("87 s 150 2 vCPUs", "a fresh `make install` on this project's machine (pip's own count of packages)"),
+    Measured("about 2 min about 4 min 2 min after about 3 min", "the browser, Binder and mta suites' own run times"),
+]
