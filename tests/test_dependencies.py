@@ -172,3 +172,20 @@ def test_the_python_3_10_reader_reads_what_tomllib_reads():
     project = tomllib.loads(text)["project"]
     assert lower_bounds._read_project(text) == {"dependencies": project["dependencies"],
                                                 "optional-dependencies": project["optional-dependencies"]}
+
+
+def test_the_readme_table_of_tested_and_lowest_versions_matches_the_pins_and_the_bounds():
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Tested versions", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```", 2)[1]
+    rows = {}
+    for line in block.strip().splitlines()[2:]:
+        name, tested, lowest = line.split()
+        rows[name] = (tested, lowest)
+    pins = _pins()
+    expected = {line.split("==")[0]: (pins[line.split("==")[0]], line.split("==")[1])
+                for line in lower_bounds.constraints()}
+    assert rows == expected, "README.md's 'Tested versions' table differs from requirements/pins.txt and pyproject.toml"
+    python_row = block.strip().splitlines()[1]
+    assert python_row.split()[-1] == _project()["requires-python"].removeprefix(">=")
+    assert f"{(REPO / 'binder' / 'runtime.txt').read_text().strip().removeprefix('python-')} in CI and Binder" in python_row
