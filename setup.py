@@ -10,7 +10,7 @@ combine package discovery with such a mapping):
   JupyterLab settings, which ``blobedu lab`` puts on ``JUPYTER_CONFIG_PATH``.
 
 :mod:`blobedu.packaged` finds them in the installed package, or in the clone for an editable
-install. ``tests/test_packaging.py`` checks that every file git tracks under ``notebooks/`` is in
+install. ``tests/test_wheel.py`` checks that every file git tracks under ``notebooks/`` is in
 the wheel, so a new data folder cannot be forgotten here.
 """
 
