@@ -11,7 +11,8 @@ message is removed from the queue (outbound/delivery.rs@v0.16.18:158-174).  So:
 
 * the DSN write fails (S3 unreachable, a 5xx storm past the retries): the DSN is **dropped**, only
   logged (``Failed to write blob.``, spool.rs@v0.16.18:436-451), and the author is never told;
-* the DSN write "succeeds" on a store that loses writes (0.16.0-0.16.1, or verify off): the DSN is
+* the DSN write "succeeds" on a store that loses writes with no verifyAfterWrite (every version
+  before 0.16.2, where it first appears, commit 3e07a0f; or verify off): the DSN is
   queued but its blob is not in S3.  Delivering it reads the blob back (client.rs@v0.16.18:171-262):
   a missing blob is "Queue system error.", retried until the DSN expires; a DSN has an empty return
   path, so its own failure sends nothing (``handle_double_bounce``, dsn.rs@v0.16.18:394-423).  The

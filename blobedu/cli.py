@@ -21,7 +21,11 @@ from .durations import parse_duration
 from .text import render_deliver, render_get, render_put
 from .errors import BlobeduError
 from .faults import allowed
+from .servers import NAMES as RECEIVER_NAMES
 from .versions import LATEST
+
+#: the receivers ``blobedu fleet`` models; the other designs run one message at a time (``deliver``)
+FLEET_RECEIVERS = ("stalwart", "wal")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,7 +81,8 @@ def _rate(text: str) -> float:
     return float(match.group(1))
 
 
-def _add_store_flags(p: argparse.ArgumentParser) -> None:
+def _add_store_settings(p: argparse.ArgumentParser) -> None:
+    """The four store settings every command shares: version, maxRetries, timeout, verifyAfterWrite."""
     p.add_argument("--stalwart", default=LATEST, metavar="VERSION",
                    help=f"Stalwart version of the receiver (default {LATEST})")
     p.add_argument("--max-retries", type=_count, default=None, metavar="N", help="maxRetries (default: the version's)")
@@ -87,6 +92,10 @@ def _add_store_flags(p: argparse.ArgumentParser) -> None:
     verify = p.add_mutually_exclusive_group()
     verify.add_argument("--verify", dest="verify", action="store_true", default=None, help="verifyAfterWrite on")
     verify.add_argument("--no-verify", dest="verify", action="store_false", help="verifyAfterWrite off")
+
+
+def _add_store_flags(p: argparse.ArgumentParser) -> None:
+    _add_store_settings(p)
     p.add_argument("--latency", type=_duration, default=0.0, metavar="DURATION", help="latency of every S3 request")
     p.add_argument("--fault", action="append", default=[], metavar="KIND@START[-END]",
                    help=f"a fault window; repeat for several. Kinds: {allowed()}")
@@ -135,8 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long the sender waits for the final-dot reply (the answer to the end of DATA) before it gives up on "
                         "the attempt (default: the sender's own: stalwart 5m, its RCPT timeout; postfix 10m, "
                         "smtp_data_done_timeout; exim 10m, final_timeout; rfc5321 10m, a minimum)")
-    d.add_argument("--receiver", default="stalwart", choices=["stalwart", "wal"],
-                   help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast")
+    d.add_argument("--receiver", default="stalwart", choices=list(RECEIVER_NAMES), metavar="NAME",
+                   help="the receiving server's design (default stalwart): " + ", ".join(RECEIVER_NAMES)
+                        + " (see blobedu.servers)")
     d.add_argument("--queue-quota", type=_count, default=None, metavar="N",
                    help="messages the receiver's queue may hold before it answers 452 4.3.1")
     d.add_argument("--sender-fault", action="append", default=[], metavar="KIND@START[-END]",
@@ -151,12 +161,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="they arrive evenly spread over this long (default 1d)")
     f.add_argument("--senders", default="stalwart:40,postfix:40,exim:20", metavar="NAME:SHARE,...",
                    help="the sending servers and their shares (default stalwart:40,postfix:40,exim:20)")
-    f.add_argument("--receiver", default="stalwart", choices=["stalwart", "wal"],
-                   help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast")
+    f.add_argument("--receiver", default="stalwart", choices=list(RECEIVER_NAMES), metavar="NAME",
+                   help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast; the other "
+                        "designs of blobedu.servers are not modelled in the fleet yet")
     f.add_argument("--s3-capacity", type=_rate, default=None, metavar="REQ/S",
                    help="above this many requests per second S3 answers 503 SlowDown (default: no limit)")
     f.add_argument("--size", type=_bounded_int(1, 1 << 30), default=64 * 1024, metavar="BYTES",
                    help="message size in bytes (default 65536)")
+
+    a = sub.add_parser("advise", help="what should I do? the hazards, tolerances, settings and logs for one version")
+    _add_store_settings(a)
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.set_defaults(latency=0.0)
+
+    r = sub.add_parser("purge-race", help="the daily blob purge against a store loop past its 120 s reservation",
+                       epilog=HORIZON_HELP)
+    _add_store_settings(r)
+    r.add_argument("--latency", type=_duration, default=0.0, metavar="DURATION", help="latency of every S3 request")
+    r.add_argument("--fault", action="append", default=[], metavar="KIND@START[-END]",
+                   help="an S3 fault window during the store loop (default 503@0-2m)")
+    r.add_argument("--scan", type=_duration, default=125.0, metavar="DURATION",
+                   help="when the purge reads the shard (default 125s, after the 120 s reservation)")
+    r.add_argument("--delete", type=_duration, default=130.0, metavar="DURATION",
+                   help="when its DELETE is sent, if it finds the hash unlinked (default 130s)")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
 
     k = sub.add_parser("link", help="print Binder and nbviewer links to paste into a forum answer")
     k.add_argument("notebook", help="path of a notebook, e.g. notebooks/03_tempfail_flow.ipynb")
@@ -243,6 +271,9 @@ def _cmd_fleet(args) -> int:
 
     if args.endpoint != "in-process":
         raise BlobeduError("fleet runs without an endpoint (its S3 is the model's own); --endpoint loopback is for put")
+    if args.receiver not in FLEET_RECEIVERS:
+        raise BlobeduError(f"receiver {args.receiver} is not modelled in the fleet yet (the fleet runs "
+                           f"{' and '.join(FLEET_RECEIVERS)}); use blobedu deliver --receiver {args.receiver}")
     if args.over > HORIZON_SECONDS:
         raise BlobeduError("--over must be at most 30d, blobedu's horizon")
     config = FleetConfig(store=_store_config(args), messages=args.messages, over=args.over,
@@ -258,6 +289,45 @@ def _cmd_fleet(args) -> int:
         _print(text)
     else:
         _print(result.summary())
+    return 0
+
+
+def _dumps(obj) -> str:
+    try:
+        return json.dumps(obj, indent=2, allow_nan=False)
+    except ValueError as exc:
+        raise BlobeduError(f"the result holds a number JSON cannot carry ({exc})") from None
+
+
+def _cmd_advise(args) -> int:
+    from .advice import advise
+
+    config = _store_config(args)
+    config.check_horizon()
+    card = advise(config.version, config.max_retries, config.timeout, config.verify)
+    _print(_dumps(card.to_dict()) if args.json else card.text())
+    return 0
+
+
+def _cmd_purge_race(args) -> int:
+    from .faults import FaultPlan
+    from .purge import race
+
+    config = _store_config(args)
+    config.check_horizon()
+    plan = FaultPlan(args.fault)
+    if plan.receiver:
+        raise BlobeduError(f"purge-race takes S3 faults only, not {plan.receiver[0].kind!r}")
+    if args.delete < args.scan:
+        raise BlobeduError("--delete must come at or after --scan: the purge deletes what its scan found")
+    result = race(purge_scan=args.scan, delete_at=args.delete, faults=list(args.fault) or None, config=config)
+    if args.json:
+        _print(_dumps({"steps": [{"t": t, "what": what} for t, what in result.steps],
+                       "put_done": result.put_done, "final_put_at": result.final_put_at,
+                       "delete_at": result.delete_at, "committed": result.committed,
+                       "readable": result.readable, "local_delivery": result.local_delivery}))
+    else:
+        _print("\n".join(result.lines()))
     return 0
 
 
@@ -379,7 +449,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return {"put": _cmd_put, "get": _cmd_get, "deliver": _cmd_deliver, "fleet": _cmd_fleet,
-                "link": _cmd_link, "notebooks": _cmd_notebooks, "lab": _cmd_lab}[args.command](args)
+                "advise": _cmd_advise, "purge-race": _cmd_purge_race, "link": _cmd_link,
+                "notebooks": _cmd_notebooks, "lab": _cmd_lab}[args.command](args)
     except BlobeduError as exc:
         print(f"blobedu: error: {one_line(str(exc))}", file=sys.stderr)
         return 2

@@ -34,7 +34,7 @@ from .sender import SendingMTA, sample_message
 from .store import S3BlobStore, StoreConfig
 from .trace import Custody, DeliveryTrace
 
-RECEIVERS = ("stalwart", "wal")
+from .servers import NAMES as RECEIVERS  # stalwart, wal, and the other servers' designs (blobedu.servers)
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,13 @@ class DeliveryConfig:
         sender_schedule(self.sender, self.sender_version)
         if self.receiver not in RECEIVERS:
             raise BlobeduError(f"unknown receiver {self.receiver!r}: {', '.join(RECEIVERS)}")
+        if self.receiver not in ("stalwart", "wal"):
+            st = self.store
+            if st.max_retries is not None or st.timeout is not None or st.verify is not None:
+                raise BlobeduError(f"--max-retries, --timeout and --verify are Stalwart's S3 settings; {self.receiver} "
+                                   "runs its own client's defaults (see blobedu.servers)")
+        if self.queue_quota is not None and self.receiver not in ("stalwart", "wal"):
+            raise BlobeduError(f"a queue quota is Stalwart's setting (452 4.3.1); {self.receiver} has none in blobedu")
         if self.queue_quota is not None and self.queue_quota < 0:
             raise BlobeduError(f"queue quota must be 0 or more messages, got {self.queue_quota}")
         if self.data_timeout is not None and self.data_timeout <= 0:
@@ -114,8 +121,25 @@ class DeliveryConfig:
         return d
 
 
-def _make_receiver(config: DeliveryConfig, store, clock, custody, events, rng, faults: FaultPlan):
+def _make_receiver(config: DeliveryConfig, store, clock, custody, events, rng, faults: FaultPlan,
+                   secondary_endpoint=None):
     local = stalwart(config.store.version)  # the receiver's own queue schedule (every modelled version has one)
+    if config.receiver not in ("stalwart", "wal"):
+        from .servers import design
+        from .servers import receivers as r
+        from .servers.store import DesignStore
+
+        d = design(config.receiver)
+        latency = config.store.latency
+        dstore = DesignStore(d, store.endpoint, clock, faults, rng, latency)
+        kind = {"maddy": r.ObjectStoreReceiver, "dovecot-obox": r.ObjectStoreReceiver, "james": r.JamesReceiver,
+                "wildduck": r.WildDuckReceiver, "cyrus": r.LocalDiskReceiver,
+                "postfix-local": r.LocalDiskReceiver}.get(d.name)
+        if d.name == "tmail":
+            # the fault plan hits the primary; the secondary is another bucket on its own endpoint, healthy
+            secondary = DesignStore(d, secondary_endpoint, clock, None, rng, latency)
+            return r.TMailReceiver(d, dstore, clock, custody, events, rng, local, secondary)
+        return kind(d, dstore, clock, custody, events, rng, local, faults)
     if config.receiver == "wal":
         from .spool import SpoolingReceiver
 
@@ -126,14 +150,15 @@ def _make_receiver(config: DeliveryConfig, store, clock, custody, events, rng, f
 
 
 async def _journey(config: DeliveryConfig, faults: FaultPlan, message: bytes, endpoint,
-                   sender_endpoint=None) -> DeliveryTrace:
+                   sender_endpoint=None, secondary_endpoint=None) -> DeliveryTrace:
     loop = asyncio.get_running_loop()
     clock = LoopClock(loop, origin=loop.time())
     custody, events = Custody(), []
     rng = random.Random(config.seed)
     store = S3BlobStore(config.store, endpoint, clock, faults)
     store.origin = 0.0
-    receiver = _make_receiver(config, store, clock, custody, events, rng, faults)
+    receiver = _make_receiver(config, store, clock, custody, events, rng, faults, secondary_endpoint)
+    store = getattr(receiver, "store", store)  # a design's own store loop (blobedu.servers)
     port = await receiver.start()
     for fault in faults.receiver:
         if fault.kind == "crash":
@@ -207,14 +232,17 @@ def deliver(faults=None, config: Optional[DeliveryConfig] = None, message: Optio
         endpoint = InProcessEndpoint()
     # the sender's own S3 is another bucket (another service); only made when it has faults
     sender_endpoint = InProcessEndpoint() if config.sender_fault_plan().faults else None
+    # TMail's secondary blob store: another bucket on its own endpoint
+    secondary_endpoint = InProcessEndpoint() if config.receiver == "tmail" else None
     t0 = time.perf_counter()
     try:
         trace = run_virtual(lambda: _journey(config, fault_plan, message or sample_message(), endpoint,
-                                             sender_endpoint))
+                                             sender_endpoint, secondary_endpoint))
     finally:
         if own:
             endpoint.close()
-        if sender_endpoint is not None:
-            sender_endpoint.close()
+        for extra in (sender_endpoint, secondary_endpoint):
+            if extra is not None:
+                extra.close()
     trace.wall_seconds = time.perf_counter() - t0
     return trace

@@ -113,9 +113,12 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("SMTP submission", "put", "yes: the same MessageWrapper::queue as inbound mail: reserve, PUT, commit",
               _writes("the reply to the final dot",
                       ("451 4.3.5", "451 4.3.5 Unable to accept message at this time.; the mail client keeps "
-                                    "the message and may retry"),
+                                    "the message and may retry; each attempt is a new blob (a fresh Received "
+                                    "header), so a commit that fails after a good PUT leaves one orphan per "
+                                    "attempt for the purge"),
                       ("250", "250 2.0.0 Message queued with id <id>.")),
-              "smtp/src/queue/spool.rs@v0.16.18:373-598; smtp/src/inbound/data.rs@v0.16.18:825,829"),
+              "smtp/src/queue/spool.rs@v0.16.18:373-598 (hash over headers and body: 394-406); "
+              "smtp/src/inbound/data.rs@v0.16.18:825,829 (Received header: 485-495, 1013-1069)"),
     Operation("local delivery of an accepted message", "get", "yes: the queue reads the message blob to deliver it",
               _reads("the delivery",
                      ("Temporary I/O error.", "a temporary failure 'Temporary I/O error.', retried on the queue "

@@ -15,15 +15,20 @@ DELETE aborts the shard (``?`` at 141); a later run retries it.
 PUTs the blob (436-452), and writes the commit batch (555-598): it clears the temporary link and
 sets ``BlobLink::Id`` and ``BlobOp::Commit`` **without checking that the reservation still exists**.
 The purge, for its part, does not re-read the links before its DELETE.  So when a store loop
-outlasts the 120 s, there is a window:
+outlasts the 120 s, there is a window (facts §5 rev 3, verified: blob.rs@v0.16.18:115-143, 146-191,
+263-281; spool.rs@v0.16.18:415-426, 555-598):
 
-* the purge reads the shard after the reservation expired and before the commit: it decides to
+* the purge scans the shard after the reservation has lapsed and before the commit: it decides to
   delete the hash;
-* if its DELETE reaches S3 *before* the last successful PUT, nothing is lost (the PUT writes the
-  object again; with verifyAfterWrite a DELETE between PUT and HEAD costs a re-PUT);
-* if its DELETE reaches S3 *after* that PUT (it deletes the shard's hashes one by one, each through
-  the same retry loop, so a slow S3 widens the gap), the object is gone while the commit stands:
-  the sender got its 250, and delivery finds "Blob not found." until the entry expires.
+* if its DELETE reaches S3 *before* the loop's last PUT, nothing is lost: the PUT writes the object
+  again.  With verifyAfterWrite (0.16.2 on) a DELETE between a PUT and its HEAD makes the HEAD see
+  404, which costs a re-PUT **only while retries are left**; with none left the HEAD's 404 is the
+  error "PUT acknowledged with 2xx but object not visible…", the commit never runs and the sender
+  gets a 451 (mod.rs@v0.16.18:137-201);
+* if its DELETE reaches S3 *after* the loop's last PUT (it deletes the shard's hashes one by one,
+  each through the same retry loop, so a slow S3 widens the gap), whether before the commit (the
+  sender will get its 250) or after it (the sender has it), the object is gone while the commit
+  stands: delivery finds "Blob not found." until the entry expires.
 
 :func:`race` runs that scenario on the real store model (moto, the retry loop, looptime's clock),
 with the purge's scan and DELETE at chosen moments.  :func:`purge_decision` is the per-hash rule.
@@ -159,7 +164,7 @@ async def _race(config: StoreConfig, faults: list[str], purge_scan: float, delet
             links.commit(key, until, 1)
             steps.append((clock.now(), "commit batch: queue entry, BlobLink::Id, BlobOp::Commit; the sender gets 250"))
         else:
-            steps.append((clock.now(), "the PUT failed: 451, nothing is committed"))
+            steps.append((clock.now(), f"the PUT failed ({put.error}): 451, nothing is committed"))
         await purge_task
         readable, local = False, "none: nothing was queued"
         if committed:

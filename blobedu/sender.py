@@ -10,6 +10,14 @@ client.rs:137-148@v0.16.18; its 10-minute ``dataTimeout`` bounds only sending th
 10 minutes is a minimum.  Past that wait the attempt counts as failed and the sender hangs up,
 whatever the receiver does next: the receiver may still accept, and the retry makes a duplicate.
 
+A reply of class 5 to the final dot is permanent: every sender modelled here bounces at once, without
+another attempt.  Stalwart: ``Severity::PermanentNegativeCompletion`` → ``Status::PermanentFailure``
+(crates/smtp/src/outbound/mod.rs:61-68@v0.16.18); Postfix: a non-2xx DATA reply goes to
+``smtp_mesg_fail`` (src/smtp/smtp_proto.c:2379-2384@v3.11.6), which defers only when the status
+starts with 4 and otherwise calls ``bounce_append`` (smtp_trouble.c:229,292; ``soft_bounce`` off by
+default); Exim: ``check_response`` keeps the reply's first digit (transports/smtp.c:568-574@exim-4.96)
+and ``code == '5'`` sets ``FAIL`` (smtp.c:4508-4509); RFC 5321 §4.2.1 (5yz: "Permanent Negative").
+
 A Stalwart sender queues its own DSNs through its own blob store and ignores the result
 (queue/dsn.rs@v0.16.18:34-68): given that ``store``, every DSN goes through
 :func:`blobedu.bounces.queue_dsn`, and one written while that store is down is dropped.

@@ -296,7 +296,7 @@ class S3BlobStore:
                             None, lambda: self.endpoint.send(step.method, key, data, fault,
                                                              self.settings["timeout"], real_time=True))
                     else:
-                        reply, wall = self.endpoint.send(step.method, key, data, fault, self.settings["timeout"])
+                        reply, wall = self._send(step, key, data, fault)
                     reply, hang = self._hang(reply, fault, t)
                     if hang == float("inf"):
                         await self._hang_until_run_over()
@@ -313,6 +313,10 @@ class S3BlobStore:
                     step = machine.send(None)
             except StopIteration as done:
                 return self._finish(trace, done.value, operation, key, clock.now())
+
+    def _send(self, step: policy.Send, key: str, data: bytes, fault: Optional[Fault]) -> tuple[policy.Reply, float]:
+        """Send one step's request to the endpoint (virtual time); a subclass may answer some steps itself."""
+        return self.endpoint.send(step.method, key, data, fault, self.settings["timeout"])
 
     # -- requests that hang for good (asyncio driver) ----------------------------------------------
     def _signals(self):

@@ -275,13 +275,17 @@ VERSIONS: tuple[Behaviour, ...] = (
         verify_supported=True,
         verify_default=True,
         transport_retries=1,
-        s3_client="rust-s3 0.37.1 (reqwest; retry! macro: RETRIES = 1, delay retry_cnt² s)",
+        # Cargo.lock: 0.37.1 on v0.16.2-v0.16.4, 0.37.2 from v0.16.5 (facts §1 rev 3); the timeout and the
+        # retry! macro were read in 0.37.1, since durch/rust-s3 has no 0.37.2 tag to read
+        s3_client="rust-s3 0.37.1, 0.37.2 from v0.16.5 (reqwest; retry! macro: RETRIES = 1, delay retry_cnt² s; "
+                  "read in 0.37.1)",
         queued_reply=QUEUED_WITH_ID,
         sources={
             "loop": f"{S3_MOD}@v0.16.18, lines 94-233",
             "verify": f"{S3_MOD}@v0.16.2 (commit 3e07a0f): HEAD after PUT, shared retries_left",
             "timeout": "s3/src/request/tokio_backend.rs@v0.37.1:35 (reqwest client.timeout: whole request)",
             "transport_retry": "rust-s3 0.37 s3/src/utils/mod.rs:402 retry!, s3/src/lib.rs:38 RETRIES = 1",
+            "client": "Cargo.lock@v0.16.4: rust-s3 0.37.1; Cargo.lock@v0.16.5 and @v0.16.18: rust-s3 0.37.2",
         },
     ),
 )

@@ -391,6 +391,26 @@ def run_panel(values: Mapping[str, Any]):
     return trace, verdict(trace)
 
 
+def sender_verdict(trace) -> str:
+    """The verdict with the scenario it answers: ``sender postfix, Stalwart 0.16.18, maxRetries 10: delivered …``.
+
+    A panel that sits under a cell must say which sender it ran: the same faults give another answer
+    with another sender's final-dot wait and queue (notebook 05, issue #17.6).
+    """
+    from .text import verdict
+
+    c = trace.config
+    st = c["store"]
+    retries = f"maxRetries {st['max_retries']}" if behaviour(st["version"]).retries else "no retries"
+    return f"sender {c['sender']}, Stalwart {st['version']}, {retries}: {verdict(trace)}"
+
+
+def run_panel_naming_sender(values: Mapping[str, Any]):
+    """:func:`run_panel`, whose verdict names the sender and the receiver's settings (:func:`sender_verdict`)."""
+    trace, text = run_panel(values)
+    return (trace, text) if trace is None else (trace, sender_verdict(trace))
+
+
 def run_verify_panel(values: Mapping[str, Any]):
     """Run notebook 02's scenario: ``(trace, verdict)``, or ``(None, message)`` for bad values."""
     try:
@@ -672,8 +692,12 @@ def put_panel(**defaults: Any) -> Panel:
     return Panel(controls, rows, run_put_panel, plots.put_lanes)
 
 
-def delivery_panel(**defaults: Any) -> Panel:
-    """One message's whole journey as a panel (notebooks 00, 03, 05): the PUT controls plus sender and receiver."""
+def delivery_panel(name_sender: bool = False, **defaults: Any) -> Panel:
+    """One message's whole journey as a panel (notebooks 00, 03, 05): the PUT controls plus sender and receiver.
+
+    ``name_sender=True`` starts the verdict line with the sender and the receiver's version and
+    maxRetries (:func:`sender_verdict`); the figure's caption always names them.
+    """
     values = _merged(defaults, DELIVERY_DEFAULTS)
     controls = _common_controls(values)
     controls["sender"] = _dropdown("sender", SENDERS, values["sender"], "200px")
@@ -681,7 +705,7 @@ def delivery_panel(**defaults: Any) -> Panel:
     controls["data_timeout"] = _text("final-dot wait", values["data_timeout"], "sender's own", "210px")
     rows = [["faults"], ["version", "max_retries", "verify"], ["timeout", "latency", "data_timeout"],
             ["sender", "receiver", "scale"]]
-    return Panel(controls, rows, run_panel, plots.delivery_lanes)
+    return Panel(controls, rows, run_panel_naming_sender if name_sender else run_panel, plots.delivery_lanes)
 
 
 def verify_panel(**defaults: Any) -> Panel:
@@ -731,7 +755,7 @@ def compare_panel(**defaults: Any) -> Panel:
 __all__ = [
     "COMPARE_DEFAULTS", "COMPARE_PRESETS", "DELIVERY_DEFAULTS", "PUT_DEFAULTS", "Panel", "VERIFY_DEFAULTS",
     "compare_lanes", "compare_panel", "compare_scenario_from_values", "custody_line", "delivery_panel",
-    "design_verdict", "verify_verdict", "fault_lines", "fault_problems", "fault_specs", "put_panel", "put_scenario_from_values",
-    "put_verdict", "run_compare_panel", "run_panel", "run_put_panel", "run_verify_panel", "scenario_from_values",
+    "design_verdict", "sender_verdict", "verify_verdict", "fault_lines", "fault_problems", "fault_specs", "put_panel", "put_scenario_from_values",
+    "put_verdict", "run_compare_panel", "run_panel", "run_panel_naming_sender", "run_put_panel", "run_verify_panel", "scenario_from_values",
     "shared_endpoint", "store_config_from_values", "verify_panel", "verify_scenario_from_values",
 ]

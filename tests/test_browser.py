@@ -2,7 +2,7 @@
 
 For each ``notebooks/*.ipynb``: open it in JupyterLab, Run > Run All Cells, wait for the kernel to go
 idle, and check that no cell (and no widget Output area) shows an error. In every notebook with a
-panel (00-07) a reader is also simulated: one widget, found by its description label, is moved
+panel (00-08) a reader is also simulated: one widget, found by its description label, is moved
 and the plot (the image's ``src``) and the verdict text must both change.
 
 Then the redraw is timed (:data:`REDRAWS`): 10 moves of one control per panel, each from the change
@@ -46,6 +46,7 @@ WIDGET_NOTEBOOKS = {
     "05_": ("maxRetries", "sender"),
     "06_": ("fault", "operation", "Stalwart"),
     "07_": ("outage", "receiver", "Stalwart"),
+    "08_": ("bottom", "top", "sender"),
 }
 
 # The redraw benchmark: per notebook, (name, (text box, text) to type first or None, control, the 10 moves).

@@ -244,3 +244,13 @@ def test_unknown_or_malformed_versions_raise(text):
 def test_blobedu_error_is_a_value_error():
     with pytest.raises(ValueError):
         behaviour("abc")
+
+
+def test_facts1_rev3_rust_s3_0372_from_0165():
+    """Cargo.lock@v0.16.5: rust-s3 0.37.2 (0.37.1 up to v0.16.4); what was read, was read in 0.37.1."""
+    from blobedu.versions import behaviour
+
+    row = behaviour("0.16.5")
+    assert "0.37.2 from v0.16.5" in row.s3_client and "read in 0.37.1" in row.s3_client
+    assert "0.37.2" in row.sources["client"] and "@v0.16.4: rust-s3 0.37.1" in row.sources["client"]
+    assert behaviour("0.16.1").s3_client.startswith("rust-s3 0.37.1 (")

@@ -82,3 +82,37 @@ def worst(max_retries: int | None = None, timeout: float | None = None, version:
 
     b = behaviour(version)
     return worst_case_seconds(b, max_retries, b.default_timeout if timeout is None else timeout)
+
+
+# -- added for notebooks 05 and 06 (prose56) ----------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def run(*faults: str, sender: str = "stalwart", **store):
+    """One deliver() run through ``faults`` (cached): the trace a notebook cell prints."""
+    from ..delivery import DeliveryConfig, deliver
+    from ..store import StoreConfig
+
+    return deliver(list(faults), DeliveryConfig(store=StoreConfig(**store), sender=sender))
+
+
+def first_session_requests(*faults: str, sender: str = "stalwart", **store) -> dict[str, int]:
+    """How many requests of each method the first session's store loop sent: ``{"PUT": 11, "HEAD": 1}``."""
+    from collections import Counter
+
+    trace = run(*faults, sender=sender, **store)
+    return dict(Counter(r["method"] for r in trace.sessions[0].store["requests"]))
+
+
+def listed(values, unit: str = "") -> str:
+    """Numbers the way prose lists them: ``1, 2 and 4 s``."""
+    texts = [f"{v:g}" for v in values]
+    head = ", ".join(texts[:-1])
+    return (f"{head} and {texts[-1]}" if head else texts[-1]) + (f" {unit}" if unit else "")
+
+
+@lru_cache(maxsize=None)
+def purge_race(purge_scan: float = 125.0, delete_at: float = 130.0):
+    """:func:`blobedu.purge.race` with its defaults (notebook 06), cached."""
+    from ..purge import race
+
+    return race(purge_scan=purge_scan, delete_at=delete_at)

@@ -5,6 +5,9 @@ from . import Input, Measured, Model, Source
 from .helpers import delivered_at, dur, first_reply_after, put_elapsed, sleeps, spaced, tol, worst
 
 CLAIMS = [
+    # "What should I do?": the hazards table (blobedu/hazards.py, generated)
+    Source("120 s", "crates/smtp/src/queue/spool.rs:415-426@v0.16.18: BlobLink::Temporary { until: now + 120 }"),
+    Source("18h", "the hazard id backoff-18h: each retry sleeps 65,536 s, crates/store/src/backend/s3/mod.rs@v0.10.3:102-103"),
     # the short answer
     Model("1, 2, 4 s", lambda: ", ".join(f"{s:g}" for s in sleeps()) + " s"),
     Input("6-hour", "blobedu deliver --fault refused@0-6h (delivered at the 1d04h try)"),
@@ -37,4 +40,6 @@ CLAIMS = [
     # install and suite times
     Measured("87 s 150 2 vCPUs", "a fresh `make install` on this project's machine (pip's own count of packages)"),
     Measured("about 2 min about 4 min 2 min after about 3 min", "the browser, Binder and mta suites' own run times"),
+    # notebook 08's section (the other servers)
+    Source("554", "internal/endpoint/smtp/session.go:572-617@maddy v0.9.4 (blobedu/servers/maddy.py)"),
 ]
