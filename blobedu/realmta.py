@@ -49,9 +49,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from .errors import BlobeduError
+from .packaged import transcripts_folder
 from .sender import MAIL_FROM, RCPT_TO, sample_message
 
-TRANSCRIPTS = Path(__file__).resolve().parent.parent / "notebooks" / "transcripts"
+try:  # the wheel's copy (package data), or notebooks/transcripts in the clone: see blobedu.packaged
+    TRANSCRIPTS = transcripts_folder()
+except BlobeduError:  # a broken install: load() still looks beside the working directory
+    TRANSCRIPTS = Path(__file__).resolve().parent.parent / "notebooks" / "transcripts"
 POSTFIX = "/usr/sbin/postfix"
 #: where .ci/run unpacks Debian's exim4-daemon-light (apt-get download + dpkg -x): Postfix and
 #: Exim conflict in apt (both provide mail-transport-agent), so only Postfix is installed.
@@ -884,7 +889,7 @@ def record(names: Optional[list[str]] = None, outdir: Path = TRANSCRIPTS) -> lis
 def load(name: str, folder: Path = TRANSCRIPTS) -> dict[str, Any]:
     """A recorded transcript (``name`` such as ``postfix_short``).
 
-    With a non-editable install the package is not beside ``notebooks/``; then the transcripts are
+    They ship with the package (:mod:`blobedu.packaged`); only if they are missing there are they
     looked for from the working directory (a notebook runs in ``notebooks/``).
     """
     folder = Path(folder)
