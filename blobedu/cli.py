@@ -81,7 +81,8 @@ def _rate(text: str) -> float:
     return float(match.group(1))
 
 
-def _add_store_flags(p: argparse.ArgumentParser) -> None:
+def _add_store_settings(p: argparse.ArgumentParser) -> None:
+    """The four store settings every command shares: version, maxRetries, timeout, verifyAfterWrite."""
     p.add_argument("--stalwart", default=LATEST, metavar="VERSION",
                    help=f"Stalwart version of the receiver (default {LATEST})")
     p.add_argument("--max-retries", type=_count, default=None, metavar="N", help="maxRetries (default: the version's)")
@@ -91,6 +92,10 @@ def _add_store_flags(p: argparse.ArgumentParser) -> None:
     verify = p.add_mutually_exclusive_group()
     verify.add_argument("--verify", dest="verify", action="store_true", default=None, help="verifyAfterWrite on")
     verify.add_argument("--no-verify", dest="verify", action="store_false", help="verifyAfterWrite off")
+
+
+def _add_store_flags(p: argparse.ArgumentParser) -> None:
+    _add_store_settings(p)
     p.add_argument("--latency", type=_duration, default=0.0, metavar="DURATION", help="latency of every S3 request")
     p.add_argument("--fault", action="append", default=[], metavar="KIND@START[-END]",
                    help=f"a fault window; repeat for several. Kinds: {allowed()}")
@@ -177,12 +182,68 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--max-connections", type=_bounded_int(1, 10_000_000), default=8192, metavar="N",
                    help="the receiver's connection cap, server.max-connections (default 8192)")
 
-    k = sub.add_parser("link", help="print Binder and nbviewer links to paste into a forum answer")
+    a = sub.add_parser("advise", help="what should I do? the hazards, tolerances, settings and logs for one version")
+    _add_store_settings(a)
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.set_defaults(latency=0.0)
+
+    r = sub.add_parser("purge-race", help="the daily blob purge against a store loop past its 120 s reservation",
+                       epilog=HORIZON_HELP)
+    _add_store_settings(r)
+    r.add_argument("--latency", type=_duration, default=0.0, metavar="DURATION", help="latency of every S3 request")
+    r.add_argument("--fault", action="append", default=[], metavar="KIND@START[-END]",
+                   help="an S3 fault window during the store loop (default 503@0-2m)")
+    r.add_argument("--scan", type=_duration, default=125.0, metavar="DURATION",
+                   help="when the purge reads the shard (default 125s, after the 120 s reservation)")
+    r.add_argument("--delete", type=_duration, default=130.0, metavar="DURATION",
+                   help="when its DELETE is sent, if it finds the hash unlinked (default 130s)")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
+
+    t = sub.add_parser("atlas", help="search fault schedules for the smallest one behind every bad outcome",
+                       description="For each Stalwart release row and receiver design, search fault schedules "
+                                   "(seeded, the same every run) for each bad outcome, shrink each hit to the "
+                                   "smallest schedule, confirm it with a real deliver() run, and name its hazard.")
+    t.add_argument("--stalwart", action="append", default=None, metavar="VERSION",
+                   help="a Stalwart version to search; repeat for several (default: the newest release of each "
+                        "row of the version table)")
+    t.add_argument("--receiver", action="append", default=None, metavar="NAME",
+                   help="a receiver design; repeat for several (default: all of them)")
+    t.add_argument("--outcome", action="append", default=None, metavar="NAME",
+                   help="a bad outcome; repeat for several (default: all of them)")
+    t.add_argument("--sender", action="append", default=None, metavar="NAME",
+                   help="a sending server; repeat for several (default: stalwart)")
+    t.add_argument("--budget", type=_bounded_int(1, 100_000), default=None, metavar="N",
+                   help="random schedules drawn per cell, after the sweep of small ones (default 100)")
+    t.add_argument("--seed", type=_bounded_int(0, 2**32 - 1), default=None, metavar="N",
+                   help="the search's seed (default 22)")
+    t.add_argument("--jobs", type=_bounded_int(1, 64), default=1, metavar="N",
+                   help="worker processes searching cells side by side (default 1; the atlas is the same)")
+    t.add_argument("--json", action="store_true", help="print the findings as one JSON list")
+
+    k = sub.add_parser("link", help="print the static page, Binder and nbviewer links to paste into a forum answer")
     k.add_argument("notebook", help="path of a notebook, e.g. notebooks/03_tempfail_flow.ipynb")
     k.add_argument("--repo", required=True, metavar="OWNER/NAME")
     k.add_argument("--ref", required=True, metavar="REF",
                    help="what looks like a tag (a name with a version number, e.g. v0.1.0) or a commit SHA; "
                         "blobedu cannot ask GitHub, so make sure it is not a branch, which moves")
+
+    n = sub.add_parser("notebooks", help="copy the notebooks (and their transcripts) into a folder of your own",
+                       epilog="A notebook you changed there (ran and saved, or edited) is kept: blobedu asks before "
+                              "overwriting it when standard input is a terminal, and otherwise refuses (exit "
+                              "status 2) unless --force is given. One blobedu copied and you never changed is "
+                              "brought up to date.")
+    n.add_argument("folder", nargs="?", default=None, metavar="DIR",
+                   help="where to put them (default ./blobedu-notebooks; created if missing)")
+    n.add_argument("--force", action="store_true", help="overwrite notebooks you changed there with the package's")
+
+    lab = sub.add_parser("lab", help="copy the notebooks if needed and open JupyterLab on 00, on 127.0.0.1",
+                         epilog="Notebooks you changed in DIR are kept as they are (never overwritten). "
+                                "Needs JupyterLab: pip install 'blobedu[lab]'.")
+    lab.add_argument("folder", nargs="?", default=None, metavar="DIR",
+                     help="the notebooks' folder (default ./blobedu-notebooks; created if missing)")
+    lab.add_argument("--port", type=_bounded_int(1024, 65535), default=None, metavar="PORT",
+                     help="port on 127.0.0.1 (default: JupyterLab's, 8888 or the next free one)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a web browser; print the URL only")
     return parser
 
 
@@ -271,11 +332,150 @@ def _cmd_fleet(args) -> int:
     return 0
 
 
+def _dumps(obj) -> str:
+    try:
+        return json.dumps(obj, indent=2, allow_nan=False)
+    except ValueError as exc:
+        raise BlobeduError(f"the result holds a number JSON cannot carry ({exc})") from None
+
+
+def _cmd_advise(args) -> int:
+    from .advice import advise
+
+    config = _store_config(args)
+    config.check_horizon()
+    card = advise(config.version, config.max_retries, config.timeout, config.verify)
+    _print(_dumps(card.to_dict()) if args.json else card.text())
+    return 0
+
+
+def _cmd_purge_race(args) -> int:
+    from .faults import FaultPlan
+    from .purge import race
+
+    config = _store_config(args)
+    config.check_horizon()
+    plan = FaultPlan(args.fault)
+    if plan.receiver:
+        raise BlobeduError(f"purge-race takes S3 faults only, not {plan.receiver[0].kind!r}")
+    if args.delete < args.scan:
+        raise BlobeduError("--delete must come at or after --scan: the purge deletes what its scan found")
+    result = race(purge_scan=args.scan, delete_at=args.delete, faults=list(args.fault) or None, config=config)
+    if args.json:
+        _print(_dumps({"steps": [{"t": t, "what": what} for t, what in result.steps],
+                       "put_done": result.put_done, "final_put_at": result.final_put_at,
+                       "delete_at": result.delete_at, "committed": result.committed,
+                       "readable": result.readable, "local_delivery": result.local_delivery}))
+    else:
+        _print("\n".join(result.lines()))
+    return 0
+
+
+def _cmd_atlas(args) -> int:
+    from . import atlas as atlas_module
+
+    names = {"--stalwart": args.stalwart, "--receiver": args.receiver, "--outcome": args.outcome,
+             "--sender": args.sender}
+    for flag, values in names.items():
+        for value in values or ():
+            if not value.strip() or len(value) > 40:
+                raise BlobeduError(f"{flag} {value[:40]!r}: give a name, at most 40 characters")
+    atlas_module.check_names(args.stalwart or (), args.receiver or (), args.outcome or (), args.sender or ())
+    result = atlas_module.atlas(versions=args.stalwart, receivers=args.receiver, outcomes=args.outcome,
+                                senders=args.sender,
+                                budget=atlas_module.DEFAULT_BUDGET if args.budget is None else args.budget,
+                                seed=atlas_module.DEFAULT_SEED if args.seed is None else args.seed,
+                                jobs=args.jobs)
+    if args.json:
+        _print(json.dumps(result.to_list(), indent=2, allow_nan=False))
+    else:
+        _print(result.table())
+    return 0
+
+
 def _cmd_link(args) -> int:
     from .links import forum_snippet
 
     _print(forum_snippet(args.notebook, args.repo, args.ref))
     return 0
+
+
+def _ask_overwrite(changed: list[str], folder) -> bool:
+    """Ask on the terminal whether to overwrite the reader's changed notebooks; anything but y/yes is no."""
+    names = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+    print(f"blobedu: {len(changed)} file(s) in {folder} differ from what blobedu copied there "
+          f"(you ran or edited them): {names}", file=sys.stderr)
+    print("Overwrite them with blobedu's? Your changes there are lost. [y/N] ", end="", file=sys.stderr, flush=True)
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        answer = ""
+    if not answer.endswith("\n"):
+        print(file=sys.stderr)
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _copy_notebooks(folder: Optional[str], force: bool, keep_changed: bool):
+    from .workspace import DEFAULT_FOLDER, copy, plan
+
+    p = plan(folder if folder is not None else DEFAULT_FOLDER)
+    overwrite = force
+    if p.changed and not force and not keep_changed:
+        if sys.stdin is not None and sys.stdin.isatty():
+            overwrite = _ask_overwrite(p.changed, p.target)
+            if not overwrite:
+                print(f"blobedu: kept your {len(p.changed)} changed file(s)", file=sys.stderr)
+        else:
+            names = ", ".join(p.changed[:3]) + (f" and {len(p.changed) - 3} more" if len(p.changed) > 3 else "")
+            raise BlobeduError(f"{len(p.changed)} file(s) in {p.target} differ from what blobedu copied there "
+                               f"({names}); nothing was copied. Keep them, copy into another folder, "
+                               "or add --force to overwrite them")
+    written = copy(p, overwrite_changed=overwrite)
+    return p, written, ([] if overwrite else p.changed)
+
+
+def _cmd_notebooks(args) -> int:
+    p, written, kept = _copy_notebooks(args.folder, args.force, keep_changed=False)
+    parts = [f"{len(written)} file(s) copied"] + ([f"{len(p.current)} already up to date"] if p.current else []) \
+        + ([f"{len(kept)} changed by you, kept"] if kept else [])
+    _print(f"blobedu's notebooks are in {p.target} ({', '.join(parts)}).\n"
+           f"Open them in JupyterLab with: blobedu lab {_quoted(str(p.target))}\n"
+           f"or open {p.notebook} in any Jupyter.")
+    return 0
+
+
+def _quoted(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def _cmd_lab(args) -> int:
+    import importlib.util
+
+    from .workspace import lab_command
+
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise BlobeduError("JupyterLab is not installed in this Python: pip install 'blobedu[lab]' "
+                           "(or run blobedu notebooks DIR and open them in your own Jupyter)")
+    p, written, kept = _copy_notebooks(args.folder, force=False, keep_changed=True)
+    if written:
+        print(f"blobedu: copied {len(written)} file(s) into {p.target}", file=sys.stderr)
+    if kept:
+        print(f"blobedu: kept {len(kept)} file(s) you changed there as they are", file=sys.stderr)
+    argv, env = lab_command(p.target, port=args.port, open_browser=not args.no_browser)
+    print(f"blobedu: opening JupyterLab on {p.notebook} (127.0.0.1 only; Ctrl-C to stop)", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.chdir(p.target)
+        if os.name == "posix":
+            os.execve(argv[0], argv, env)  # JupyterLab takes over this process: Ctrl-C, exit status and all
+        import subprocess
+
+        return subprocess.call(argv, env=env)
+    except OSError as exc:
+        raise BlobeduError(f"cannot start JupyterLab ({argv[0]}): {exc.strerror or exc}") from None
 
 
 def one_line(message: str) -> str:
@@ -324,7 +524,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = build_parser().parse_args(_negative_values_attached(sys.argv[1:] if argv is None else argv))
         return {"put": _cmd_put, "get": _cmd_get, "deliver": _cmd_deliver, "fleet": _cmd_fleet,
-                "link": _cmd_link}[args.command](args)
+                "advise": _cmd_advise, "purge-race": _cmd_purge_race, "atlas": _cmd_atlas,
+                "link": _cmd_link, "notebooks": _cmd_notebooks, "lab": _cmd_lab}[args.command](args)
     except BlobeduError as exc:
         print(f"blobedu: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
