@@ -186,7 +186,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="when its DELETE is sent, if it finds the hash unlinked (default 130s)")
     r.add_argument("--json", action="store_true", help="print one JSON object")
 
-    k = sub.add_parser("link", help="print Binder and nbviewer links to paste into a forum answer")
+    t = sub.add_parser("atlas", help="search fault schedules for the smallest one behind every bad outcome",
+                       description="For each Stalwart release row and receiver design, search fault schedules "
+                                   "(seeded, the same every run) for each bad outcome, shrink each hit to the "
+                                   "smallest schedule, confirm it with a real deliver() run, and name its hazard.")
+    t.add_argument("--stalwart", action="append", default=None, metavar="VERSION",
+                   help="a Stalwart version to search; repeat for several (default: the newest release of each "
+                        "row of the version table)")
+    t.add_argument("--receiver", action="append", default=None, metavar="NAME",
+                   help="a receiver design; repeat for several (default: all of them)")
+    t.add_argument("--outcome", action="append", default=None, metavar="NAME",
+                   help="a bad outcome; repeat for several (default: all of them)")
+    t.add_argument("--sender", action="append", default=None, metavar="NAME",
+                   help="a sending server; repeat for several (default: stalwart)")
+    t.add_argument("--budget", type=_bounded_int(1, 100_000), default=None, metavar="N",
+                   help="random schedules drawn per cell, after the sweep of small ones (default 100)")
+    t.add_argument("--seed", type=_bounded_int(0, 2**32 - 1), default=None, metavar="N",
+                   help="the search's seed (default 22)")
+    t.add_argument("--jobs", type=_bounded_int(1, 64), default=1, metavar="N",
+                   help="worker processes searching cells side by side (default 1; the atlas is the same)")
+    t.add_argument("--json", action="store_true", help="print the findings as one JSON list")
+
+    k = sub.add_parser("link", help="print the static page, Binder and nbviewer links to paste into a forum answer")
     k.add_argument("notebook", help="path of a notebook, e.g. notebooks/03_tempfail_flow.ipynb")
     k.add_argument("--repo", required=True, metavar="OWNER/NAME")
     k.add_argument("--ref", required=True, metavar="REF",
@@ -331,6 +352,28 @@ def _cmd_purge_race(args) -> int:
     return 0
 
 
+def _cmd_atlas(args) -> int:
+    from . import atlas as atlas_module
+
+    names = {"--stalwart": args.stalwart, "--receiver": args.receiver, "--outcome": args.outcome,
+             "--sender": args.sender}
+    for flag, values in names.items():
+        for value in values or ():
+            if not value.strip() or len(value) > 40:
+                raise BlobeduError(f"{flag} {value[:40]!r}: give a name, at most 40 characters")
+    atlas_module.check_names(args.stalwart or (), args.receiver or (), args.outcome or (), args.sender or ())
+    result = atlas_module.atlas(versions=args.stalwart, receivers=args.receiver, outcomes=args.outcome,
+                                senders=args.sender,
+                                budget=atlas_module.DEFAULT_BUDGET if args.budget is None else args.budget,
+                                seed=atlas_module.DEFAULT_SEED if args.seed is None else args.seed,
+                                jobs=args.jobs)
+    if args.json:
+        _print(json.dumps(result.to_list(), indent=2, allow_nan=False))
+    else:
+        _print(result.table())
+    return 0
+
+
 def _cmd_link(args) -> int:
     from .links import forum_snippet
 
@@ -449,8 +492,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return {"put": _cmd_put, "get": _cmd_get, "deliver": _cmd_deliver, "fleet": _cmd_fleet,
-                "advise": _cmd_advise, "purge-race": _cmd_purge_race, "link": _cmd_link,
-                "notebooks": _cmd_notebooks, "lab": _cmd_lab}[args.command](args)
+                "advise": _cmd_advise, "purge-race": _cmd_purge_race, "atlas": _cmd_atlas,
+                "link": _cmd_link, "notebooks": _cmd_notebooks, "lab": _cmd_lab}[args.command](args)
     except BlobeduError as exc:
         print(f"blobedu: error: {one_line(str(exc))}", file=sys.stderr)
         return 2

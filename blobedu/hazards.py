@@ -38,6 +38,7 @@ HAZARD_TITLES: dict[str, str] = {
     "short-tolerance": "a 0.16 sending Stalwart delivers only outages up to about 28 h",
     "dropped-bounce": "a DSN queued while the sender's own store is down is lost",
     "purge-race": "the purge deletes a blob a sender holds a 250 for (a narrow race)",
+    "spool-lost-with-disk": "a write-ahead spool (the contrast design) loses mail it answered 250 for with its disk",
 }
 
 HAZARD_IDS: tuple[str, ...] = tuple(HAZARD_TITLES)
@@ -162,6 +163,11 @@ def _short_tolerance(s: Settings) -> Optional[str]:
 
 def _dropped_bounce(s: Settings) -> Optional[str]:
     return "a delay warning or bounce is queued through the same blob write, and its failure is ignored"
+
+
+def _not_stalwart(s: Settings) -> Optional[str]:
+    """A hazard of another receiver design, found by the atlas: no Stalwart release has it."""
+    return None
 
 
 def _purge_race(s: Settings) -> Optional[str]:
@@ -305,6 +311,17 @@ HAZARDS: tuple[Hazard, ...] = (
         rule=_purge_race,
         narrow=True,
         notebooks=("06_beyond_incoming_mail.ipynb", "04_no_wal.ipynb"),
+    ),
+    Hazard(
+        id="spool-lost-with-disk",
+        settings="none in Stalwart: a receiver that answers 250 once the message is on one local disk (--receiver wal)",
+        effects=("loss after a 250",),
+        reproduce="blobedu deliver --receiver wal --fault refused@0-1h --fault disk-loss@30m --json",
+        fix="nothing to set in Stalwart, which keeps no spool; a spool in front of S3 needs replicated storage",
+        sources=("facts §4 item 7 (custody: a spool moves the only copy to one node's disk)",
+                 "blobedu/spool.py (the contrast design; found by the hazard atlas, #22)"),
+        rule=_not_stalwart,
+        notebooks=("04_no_wal.ipynb",),
     ),
 )
 

@@ -3,8 +3,9 @@
 Every notebook answers one question a mail admin asks about Stalwart when its S3 blob store is
 unreachable ("Is there a WAL that holds the blob data until it can write again, or a memory
 cache?"). :data:`NOTEBOOKS` maps each notebook file to that question and a one-line answer;
-the functions below turn a row into links that open the notebook on Binder (runnable) or on
-nbviewer (read-only).
+the functions below turn a row into links that open the notebook on Binder (runnable: the model runs
+there), as a static page on GitHub Pages (read-only, written by ``make site``: its sliders switch between
+stored figures of real runs with no kernel) or on nbviewer (read-only).
 
 Links are pinned to a tag or a commit SHA: a branch such as ``main`` moves, and a forum answer
 that links to a branch stops matching its text the next time the notebook changes.  blobedu
@@ -81,6 +82,11 @@ NOTEBOOKS: dict[str, Notebook] = {
         "Would another mail server have kept my mail through the same outage?",
         "Depends on the design: James and Dovecot obox answer 4xx as Stalwart does; maddy answers a permanent 554, "
         "so the sender bounces at once; TMail says 250 on one of two copies; WildDuck can store it twice.",
+    ),
+    "09_atlas.ipynb": Notebook(
+        "Is the list of hazards complete? What does a search of fault schedules find?",
+        "Nothing new: a seeded search over S3, receiver, data-store and sender-store faults, shrunk to the smallest "
+        "schedule and confirmed with a real run, rediscovers every listed hazard it can reach and no other.",
     ),
 }
 
@@ -176,6 +182,24 @@ def nbviewer_url(repo: str, ref: str, notebook: str) -> str:
     return f"https://nbviewer.org/github/{quote(owner)}/{quote(name)}/blob/{quote(ref, safe='/')}/{path}"
 
 
+#: The repository and tag the README's links and the static site's Binder links use.
+SITE_REPO = "blobedu/blobedu"
+SITE_REF = "v0.1.0"
+
+
+def pages_url(repo: str, notebook: str) -> str:
+    """The notebook's static page on GitHub Pages, ``https://OWNER.github.io/NAME/NN_name.html``.
+
+    What ``make site`` writes into ``site/``, published with GitHub Pages: a read-only page whose
+    sliders switch between stored figures of real runs with no kernel.  Pages serve what was last
+    published, not a tag, so publish the site from the same tag the other links name.  GitHub Pages
+    host names are lower case.
+    """
+    owner, name = _check_repo(repo)
+    page = notebook_name(notebook)[: -len(".ipynb")] + ".html"
+    return f"https://{owner.lower()}.github.io/{quote(name)}/{quote(page)}"
+
+
 def badge(repo: str, ref: str) -> str:
     """The Binder badge (markdown) that opens the start-here notebook."""
     url = binder_url(repo, ref, next(iter(NOTEBOOKS)))
@@ -184,7 +208,8 @@ def badge(repo: str, ref: str) -> str:
 
 def forum_snippet(notebook: str, repo: str, ref: str) -> str:
     """Markdown to paste into a forum answer: the question, the answer in one line, the line that matters
-    (:mod:`blobedu.key_lines`, computed from the model), Binder and nbviewer links."""
+    (:mod:`blobedu.key_lines`, computed from the model), the static page (no kernel), Binder (runs the model) and
+    nbviewer links."""
     from .key_lines import key_line
 
     name = notebook_name(notebook)
@@ -196,19 +221,22 @@ def forum_snippet(notebook: str, repo: str, ref: str) -> str:
         row.answer,
         "",
         *([f"**{line}**", ""] if (line := key_line(name)) else []),
-        f"- run it yourself, nothing to install: [{name} on Binder]({binder})",
-        f"- read it with its outputs: [{name} on nbviewer]({nbviewer})",
+        f"- read it now, no kernel (its sliders move stored figures of real runs): "
+        f"[{name} as a page]({pages_url(repo, name)})",
+        f"- run the model yourself, every control live (Binder: a few minutes to start): [{name} on Binder]({binder})",
+        f"- read it with its outputs on nbviewer: [{name} on nbviewer]({nbviewer})",
     ])
 
 
 def readme_table(repo: str, ref: str) -> str:
-    """The README's markdown table: each question, linked to its notebook in the repository, on Binder and on nbviewer."""
+    """The README's markdown table: each question, linked to its notebook in the repository, its static page
+    (read, no kernel), Binder (run) and nbviewer."""
     _check_repo(repo)
     _check_ref(ref)
-    lines = ["| question | notebook | run | read |", "|---|---|---|---|"]
+    lines = ["| question | notebook | read | run |", "|---|---|---|---|"]
     for name, row in NOTEBOOKS.items():
         lines.append(
-            f"| {row.question} | [{name}]({_path(name)}) | [Binder]({binder_url(repo, ref, name)}) "
-            f"| [nbviewer]({nbviewer_url(repo, ref, name)}) |"
+            f"| {row.question} | [{name}]({_path(name)}) | [page]({pages_url(repo, name)}) · "
+            f"[nbviewer]({nbviewer_url(repo, ref, name)}) | [Binder]({binder_url(repo, ref, name)}) |"
         )
     return "\n".join(lines)

@@ -35,6 +35,7 @@ from typing import Optional
 import pytest
 
 from browser_support import REPO, artifact_dir, clean_env, missing, notebook_dir, notebook_paths
+from conftest import READY_SECONDS
 
 BINDER = REPO / "binder"
 NOTEBOOKS = notebook_paths()
@@ -289,8 +290,12 @@ def test_notebook_runs_in_binder_env(binder_env, path):
     try:
         env = _env_for(binder_env, JUPYTER_CONFIG_DIR=str(jupyter_tmp / "config"),
                        JUPYTER_DATA_DIR=str(jupyter_tmp / "data"), JUPYTER_RUNTIME_DIR=str(jupyter_tmp / "runtime"))
+        # startup_timeout (60 s) and iopub_timeout (4 s, after which outputs are silently dropped) are
+        # nbclient's waits for the kernel: readiness waits, generous on a busy machine
         cmd = [str(binder_env / "bin" / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
                f"--ExecutePreprocessor.timeout={EXECUTE_TIMEOUT}", "--ExecutePreprocessor.kernel_name=python3",
+               f"--ExecutePreprocessor.startup_timeout={READY_SECONDS}",
+               f"--ExecutePreprocessor.iopub_timeout={READY_SECONDS}",
                "--output-dir", str(out_dir), str(path)]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=EXECUTE_TIMEOUT * 4)
     finally:

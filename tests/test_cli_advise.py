@@ -69,6 +69,11 @@ def _purge_race(d):
     return d["committed"] and not d["readable"] and d["delete_at"] > d["final_put_at"]
 
 
+def _spool_lost(d):
+    # the spool answered 250, then its disk was lost before the upload: nobody has the message, nobody is told
+    return d["fate"] == "lost" and d["copies"] >= 1 and d["author_told"] is False
+
+
 SHOWS = {
     "no-retries": _no_retries,
     "backoff-18h": _backoff_18h,
@@ -78,6 +83,7 @@ SHOWS = {
     "short-tolerance": _short_tolerance,
     "dropped-bounce": _dropped_bounce,
     "purge-race": _purge_race,
+    "spool-lost-with-disk": _spool_lost,
 }
 
 

@@ -17,7 +17,8 @@ def ids(version, **settings):
 
 def test_the_shared_ids_are_kept_and_every_row_is_complete():
     assert hazards.HAZARD_IDS == ("no-retries", "backoff-18h", "silent-s3-hang", "lost-write-after-250",
-                                  "duplicate-past-final-dot", "short-tolerance", "dropped-bounce", "purge-race")
+                                  "duplicate-past-final-dot", "short-tolerance", "dropped-bounce", "purge-race",
+                                  "spool-lost-with-disk")  # the last: the WAL design's loss, found by the atlas (#22)
     for h in hazards.HAZARDS:
         assert h.title and h.fix and h.sources and h.settings
         assert h.reproduce.startswith("blobedu ") and "\n" not in h.reproduce and "--json" in h.reproduce
