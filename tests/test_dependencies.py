@@ -164,7 +164,9 @@ def test_make_test_lowest_installs_the_bounds_on_the_oldest_python_and_runs_the_
     assert "requirements/lower_bounds.py > $(LOWEST_VENV)/lower-bounds.txt" in recipe
     assert '-c $(LOWEST_VENV)/lower-bounds.txt -e ".[test,lab]"' in recipe
     assert "requirements/lower_bounds.py --check" in recipe
-    assert 'pytest -m "$(FAST_TESTS)" tests' in recipe
+    assert 'pytest -m "$(FAST_TESTS)" $(LOWEST_TESTS)' in recipe
+    listed = re.search(r"^LOWEST_TESTS := (.*?)(?<!\\)$", makefile, re.S | re.M).group(1).replace("\\\n", " ").split()
+    assert listed and all((REPO / path).is_file() for path in listed), listed
 
 
 def test_the_python_3_10_reader_reads_what_tomllib_reads():
