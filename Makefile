@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install lab test bench
+.PHONY: install lab test bench site
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ lab: install
 
 test: install
 	$(PY) -m pytest
+
+# The static site: site/index.html (the README's question table) and site/NN_name.html for every
+# notebook, from the STORED notebooks (nothing is executed), with the widget manager's embed.js from
+# npm (@jupyter-widgets/html-manager 1.x, fetched once into build/site-npm/ and checked against its
+# sha512) so the pages' sliders work with no kernel and no CDN.  blobedu/site.py says how.
+site: install
+	$(PY) -m blobedu.site --out site
 
 bench: install
 	$(PY) benchmarks/run.py

@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--size", type=_bounded_int(1, 1 << 30), default=64 * 1024, metavar="BYTES",
                    help="message size in bytes (default 65536)")
 
-    k = sub.add_parser("link", help="print Binder and nbviewer links to paste into a forum answer")
+    k = sub.add_parser("link", help="print the static page, Binder and nbviewer links to paste into a forum answer")
     k.add_argument("notebook", help="path of a notebook, e.g. notebooks/03_tempfail_flow.ipynb")
     k.add_argument("--repo", required=True, metavar="OWNER/NAME")
     k.add_argument("--ref", required=True, metavar="REF",

@@ -14,6 +14,7 @@ import html
 from typing import Any, Mapping, Optional, Sequence
 
 import ipywidgets as widgets
+from matplotlib.ticker import MaxNLocator
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -77,6 +78,8 @@ def series_figure(result: FleetResult, title: Optional[str] = None) -> Figure:
         ax.set_ylabel(label, fontsize=9)
         ax.grid(alpha=0.3)
         ax.set_ylim(bottom=0)
+        if scale == 1.0:  # counts (messages, requests): whole-number ticks, never 0.5 of a message
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     rate_ax = axes[2]
     rate_ax.plot(x, s["s3_requests_per_s"], color=_C["black"], lw=0.9, drawstyle="steps-post",
                  label="average over each step")
@@ -117,6 +120,7 @@ def delay_figure(result: FleetResult) -> Figure:
         ax.hist(late, bins=60, color=_C["blue"], alpha=0.85)
     ax.set_xlabel("delay (hours) of the messages delivered late")
     ax.set_ylabel("messages")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     d, f = result.delay, result.fates
     on_time = len(ds) - len(late)
@@ -149,6 +153,8 @@ def compare_figure(results: Mapping[str, FleetResult], series: Sequence[str] = (
         ax.set_ylabel(labels.get(name, name), fontsize=9)
         ax.grid(alpha=0.3)
         ax.set_ylim(bottom=0)
+        if scale == 1.0:  # counts: whole-number ticks
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         if hours:
             ax.set_xlim(*hours)
     axes[0].legend(fontsize=8, loc="upper right")

@@ -3,8 +3,9 @@
 Every notebook answers one question a mail admin asks about Stalwart when its S3 blob store is
 unreachable ("Is there a WAL that holds the blob data until it can write again, or a memory
 cache?"). :data:`NOTEBOOKS` maps each notebook file to that question and a one-line answer;
-the functions below turn a row into links that open the notebook on Binder (runnable) or on
-nbviewer (read-only).
+the functions below turn a row into links that open the notebook on Binder (runnable: the model runs
+there), as a static page on GitHub Pages (read-only, written by ``make site``: its sliders switch between
+stored figures of real runs with no kernel) or on nbviewer (read-only).
 
 Links are pinned to a tag or a commit SHA: a branch such as ``main`` moves, and a forum answer
 that links to a branch stops matching its text the next time the notebook changes.  blobedu
@@ -176,6 +177,24 @@ def nbviewer_url(repo: str, ref: str, notebook: str) -> str:
     return f"https://nbviewer.org/github/{quote(owner)}/{quote(name)}/blob/{quote(ref, safe='/')}/{path}"
 
 
+#: The repository and tag the README's links and the static site's Binder links use.
+SITE_REPO = "blobedu/blobedu"
+SITE_REF = "v0.1.0"
+
+
+def pages_url(repo: str, notebook: str) -> str:
+    """The notebook's static page on GitHub Pages, ``https://OWNER.github.io/NAME/NN_name.html``.
+
+    What ``make site`` writes into ``site/``, published with GitHub Pages: a read-only page whose
+    sliders switch between stored figures of real runs with no kernel.  Pages serve what was last
+    published, not a tag, so publish the site from the same tag the other links name.  GitHub Pages
+    host names are lower case.
+    """
+    owner, name = _check_repo(repo)
+    page = notebook_name(notebook)[: -len(".ipynb")] + ".html"
+    return f"https://{owner.lower()}.github.io/{quote(name)}/{quote(page)}"
+
+
 def badge(repo: str, ref: str) -> str:
     """The Binder badge (markdown) that opens the start-here notebook."""
     url = binder_url(repo, ref, next(iter(NOTEBOOKS)))
@@ -191,19 +210,23 @@ def forum_snippet(notebook: str, repo: str, ref: str) -> str:
         "",
         row.answer,
         "",
-        f"- run it yourself, nothing to install: [{name} on Binder]({binder_url(repo, ref, name)})",
-        f"- read it with its outputs: [{name} on nbviewer]({nbviewer_url(repo, ref, name)})",
+        f"- read it now, no kernel (its sliders move stored figures of real runs): "
+        f"[{name} as a page]({pages_url(repo, name)})",
+        f"- run the model yourself, every control live (Binder: a few minutes to start): "
+        f"[{name} on Binder]({binder_url(repo, ref, name)})",
+        f"- read it with its outputs on nbviewer: [{name} on nbviewer]({nbviewer_url(repo, ref, name)})",
     ])
 
 
 def readme_table(repo: str, ref: str) -> str:
-    """The README's markdown table: each question, linked to its notebook in the repository, on Binder and on nbviewer."""
+    """The README's markdown table: each question, linked to its notebook in the repository, its static page
+    (read, no kernel), Binder (run) and nbviewer."""
     _check_repo(repo)
     _check_ref(ref)
-    lines = ["| question | notebook | run | read |", "|---|---|---|---|"]
+    lines = ["| question | notebook | read | run |", "|---|---|---|---|"]
     for name, row in NOTEBOOKS.items():
         lines.append(
-            f"| {row.question} | [{name}]({_path(name)}) | [Binder]({binder_url(repo, ref, name)}) "
-            f"| [nbviewer]({nbviewer_url(repo, ref, name)}) |"
+            f"| {row.question} | [{name}]({_path(name)}) | [page]({pages_url(repo, name)}) · "
+            f"[nbviewer]({nbviewer_url(repo, ref, name)}) | [Binder]({binder_url(repo, ref, name)}) |"
         )
     return "\n".join(lines)

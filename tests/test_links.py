@@ -14,7 +14,8 @@ import pytest
 
 from blobedu.cli import main
 from blobedu.errors import BlobeduError
-from blobedu.links import NOTEBOOKS, badge, binder_url, forum_snippet, notebook_name, nbviewer_url, readme_table
+from blobedu.links import (NOTEBOOKS, badge, binder_url, forum_snippet, notebook_name, nbviewer_url, pages_url,
+                           readme_table)
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED_NOTEBOOKS = ["00_start_here.ipynb", "01_retry_loop.ipynb", "02_verify_after_write.ipynb",
@@ -93,6 +94,17 @@ def test_forum_snippet():
     assert ("(https://mybinder.org/v2/gh/blobedu/blobedu/v0.1.0?urlpath=lab/tree/notebooks/03_tempfail_flow.ipynb)"
             in text)
     assert "(https://nbviewer.org/github/blobedu/blobedu/blob/v0.1.0/notebooks/03_tempfail_flow.ipynb)" in text
+    # the static page beside Binder's, and which one runs the model
+    page = next(line for line in lines if "blobedu.github.io" in line)
+    assert "(https://blobedu.github.io/blobedu/03_tempfail_flow.html)" in page and "no kernel" in page
+    assert "run the model" in next(line for line in lines if "mybinder.org" in line)
+
+
+def test_pages_url_follows_github_pages():
+    assert pages_url("blobedu/blobedu", "02") == "https://blobedu.github.io/blobedu/02_verify_after_write.html"
+    assert pages_url("Some-Owner/Repo.Name", "00") == "https://some-owner.github.io/Repo.Name/00_start_here.html"
+    with pytest.raises(BlobeduError):
+        pages_url("https://github.com/o/r", "00")
 
 
 def test_readme_table_has_a_row_per_notebook():
@@ -103,6 +115,7 @@ def test_readme_table_has_a_row_per_notebook():
         assert row.startswith(f"| {nb.question} | [{name}](notebooks/{name}) |")
         assert binder_url("blobedu/blobedu", "v0.1.0", name) in row
         assert nbviewer_url("blobedu/blobedu", "v0.1.0", name) in row
+        assert f"[page]({pages_url('blobedu/blobedu', name)})" in row
 
 
 # ---- the CLI ----------------------------------------------------------------------------------------------
@@ -113,6 +126,7 @@ def test_cli_link_prints_the_snippet():
     assert out == forum_snippet("03_tempfail_flow.ipynb", "o/r", "v1.0") + "\n"
     assert "https://mybinder.org/v2/gh/o/r/v1.0?urlpath=lab/tree/notebooks/03_tempfail_flow.ipynb" in out
     assert "https://nbviewer.org/github/o/r/blob/v1.0/notebooks/03_tempfail_flow.ipynb" in out
+    assert "https://o.github.io/r/03_tempfail_flow.html" in out
 
 
 BAD = [

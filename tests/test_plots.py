@@ -210,7 +210,54 @@ def test_plot_into_a_given_axes(put_503):
 def test_legend_names_every_kind_drawn(deliver_4d):
     fig = plots.plot_delivery(deliver_4d)
     legend = {t.get_text() for t in fig.legends[0].get_texts()}
-    assert {plots.STYLES[k].legend for k in fig.timeline.kinds()} | {plots.OUTAGE_LEGEND} == legend
+    # instant SMTP sessions are drawn as their reply marks only, so the legend does not name a grey bar
+    # nobody can see; everything else the timeline holds is drawn and named
+    held = {plots.STYLES[k].legend for k in fig.timeline.kinds()} | {plots.OUTAGE_LEGEND}
+    assert held - {plots.STYLES["session"].legend} == legend
+
+
+def test_a_progressive_figure_draws_and_names_only_its_lanes(deliver_4d):
+    """00's first figure: who holds the copy and the replies; the legend lists only what those lanes draw."""
+    tl = plots.delivery_lanes(deliver_4d, lanes="copy", headline="what to notice")
+    assert tl.keys() == ["smtp", "custody:sender queue", "custody:receiver memory", "custody:S3"]
+    fig = plots.draw(tl)
+    legend = {t.get_text() for t in fig.legends[0].get_texts()}
+    assert plots.STYLES["transport-retry"].legend not in legend  # the sleeps lane is not drawn
+    assert plots.STYLES["refused"].legend not in legend          # nor the S3 requests
+    assert plots.STYLES["sender queue"].legend in legend
+    texts = [t.get_text() for t in fig.texts]
+    assert texts[0] == "what to notice"                          # the bold title says what to notice
+    assert "faults: refused@0s-4d" in texts[1].replace("\n", " ")  # the configuration is the caption
+    with pytest.raises(KeyError):
+        tl.only(["no such lane"])
+
+
+def test_a_long_caption_is_wrapped_not_cut(put_503):
+    tl = plots.put_lanes(put_503, headline="x " * 120)
+    fig = plots.draw(tl)
+    for text in fig.texts:
+        for line in text.get_text().splitlines():
+            assert len(line) * 0.068 <= fig.get_figwidth()  # each line fits the figure's width
+
+
+def test_a_lying_200_is_not_drawn_as_a_success():
+    from blobedu import put
+
+    tl = plots.put_lanes(put(faults=["lost-write@0"]))
+    assert {m.kind for m in tl.lane("requests:PUT").marks} == {"2xx-lost"}
+    assert {m.kind for m in tl.lane("requests:HEAD").marks} == {"4xx"}
+
+
+def test_lost_mail_is_marked_lost_and_a_disk_loss_is_not_in_the_mailbox_lane():
+    from blobedu.delivery import DeliveryConfig, deliver
+    from blobedu.store import StoreConfig
+
+    lost = plots.delivery_lanes(deliver(["lost-write@0"], DeliveryConfig(store=StoreConfig(version="0.16.1"))))
+    assert ("LOST" in [label for _, label in lost.lane("outcome").points()])
+    wal = plots.delivery_lanes(deliver(["refused@0-1h", "disk-loss@30m"], DeliveryConfig(receiver="wal")))
+    assert "disk-loss" not in [label for _, label in wal.lane("outcome").points()]
+    assert (1800.0, "disk-loss") in wal.lane("disk").points()
+    assert "LOST" in [label for _, label in wal.lane("outcome").points()]
 
 
 def test_every_colour_is_okabe_ito_or_grey():
@@ -254,7 +301,7 @@ def test_delay_curve_runs_one_delivery_per_outage():
     fig = plots.plot_delay_curve(points)
     assert fig.axes[0].get_xscale() == "log"
     labels = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
-    assert {"stalwart: delivered", "stalwart: bounced (y = when)"} <= labels
+    assert {"stalwart: delivered", "stalwart: bounced (strip above)"} <= labels
 
 
 def test_representative_versions_cover_each_row_once():
@@ -280,11 +327,13 @@ def test_fixed_layout_draws_the_same_lanes_inside_the_figure(deliver_4d):
     assert [t.get_text() for t in ax.get_xticklabels()] == tl.axis.labels
     fig.canvas.draw()
     inside = fig.bbox
-    for artist in [ax, fig.legends[0], fig._suptitle, ax.title, *ax.get_yticklabels()]:
+    for artist in [ax, fig.legends[0], *fig.texts, *ax.get_yticklabels()]:  # fig.texts: title and caption
         box = artist.get_window_extent()
         assert box.x0 >= inside.x0 - 1 and box.y0 >= inside.y0 - 1 and box.x1 <= inside.x1 + 1, artist
+        assert box.y1 <= inside.y1 + 1, artist
     legend = {t.get_text() for t in fig.legends[0].get_texts()}
-    assert legend == {plots.STYLES[k].legend for k in tl.kinds()} | {plots.OUTAGE_LEGEND}
+    held = {plots.STYLES[k].legend for k in tl.kinds()} | {plots.OUTAGE_LEGEND}
+    assert legend == held - {plots.STYLES["session"].legend}  # instant sessions are their reply marks
 
 
 def test_draw_stack_puts_timelines_on_one_time_axis(deliver_1h, deliver_4d):

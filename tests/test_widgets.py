@@ -198,7 +198,8 @@ def test_delivery_panel_defaults_can_be_given():
 def test_delivery_panel_runs_several_faults_at_once():
     p = W.delivery_panel(faults="refused@0-1h\ndisk-loss@30m", receiver="wal")
     assert p.verdict_text.startswith("LOST after a 250")
-    assert (1800.0, "disk-loss") in p.lanes.lane("outcome").points()
+    assert (1800.0, "disk-loss") in p.lanes.lane("disk").points()  # the receiver's lane, not the mailbox's
+    assert (1800.0, "LOST") in p.lanes.lane("outcome").points()
     p.update(receiver="stalwart")
     assert p.verdict_text.startswith("delivered after 1h02m")
     p.controls["faults"].value = "refused@0-1h\nnope"

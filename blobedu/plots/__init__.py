@@ -64,12 +64,12 @@ from .lanes import (_fault_kind, _request_lanes, _scale_note, _sleep_lane, delay
                     schedule_lanes, version_lanes, version_traces)
 from .render import (PANEL_RC, SERIES, TimelineFigure, _label_runs, _place, _rows, draw, draw_stack, new_figure, plot_delay_curve,
                      plot_delivery, plot_put, plot_schedules, plot_versions, png_base64, png_bytes)
-from .timeline import (AUTO_LINEAR_MAX, DAY, GREY, HOUR, LINSCALE, MINUTE, OKABE_ITO, OUTAGE_COLOR, OUTAGE_LEGEND,
+from .timeline import (AUTO_LINEAR_MAX, DAY, GREY, HOUR, LANE_SETS, LINSCALE, MINUTE, OKABE_ITO, OUTAGE_COLOR, OUTAGE_LEGEND,
                        REPRESENTATIVE_VERSIONS, SCALES, STYLES, Axis, Bar, Lane, Mark, Style, Timeline, _horizon,
                        time_axis, time_unit)
 
 __all__ = [
-    "AUTO_LINEAR_MAX", "Axis", "Bar", "DAY", "GREY", "HOUR", "LINSCALE", "Lane", "MINUTE", "Mark", "OKABE_ITO",
+    "AUTO_LINEAR_MAX", "Axis", "Bar", "DAY", "GREY", "HOUR", "LANE_SETS", "LINSCALE", "Lane", "MINUTE", "Mark", "OKABE_ITO",
     "OUTAGE_COLOR", "OUTAGE_LEGEND", "PANEL_RC", "REPRESENTATIVE_VERSIONS", "SCALES", "SERIES", "STYLES", "Style", "Timeline",
     "TimelineFigure", "delay_curve", "delay_series", "delivery_lanes", "draw", "draw_stack", "new_figure", "outage_windows",
     "plot_delay_curve", "plot_delivery", "plot_put", "plot_schedules", "plot_versions", "png_base64", "png_bytes", "put_lanes",

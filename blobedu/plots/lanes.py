@@ -10,7 +10,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 from ..durations import format_duration, parse_duration
 from ..faults import FaultPlan, plan
 from ..trace import HOLDERS, DeliveryTrace, StoreTrace
-from .timeline import (DAY, MINUTE, REPRESENTATIVE_VERSIONS, Axis, Bar, Lane, Mark, Timeline, _horizon,
+from .timeline import (DAY, LANE_SETS, MINUTE, REPRESENTATIVE_VERSIONS, Axis, Bar, Lane, Mark, Timeline, _horizon,
                        time_axis)
 
 # -- reading traces into lanes -------------------------------------------------------------------------
@@ -79,12 +79,20 @@ def outage_windows(faults: FaultPlan, horizon: float) -> list[tuple[float, float
 _METHODS = ("PUT", "HEAD", "GET", "DELETE")
 
 
+def _answer_kind(request: dict) -> str:
+    """A request's mark kind; a 2xx that a lost-write fault swallowed is not drawn as a success."""
+    kind = result_kind(request["result"])
+    if kind == "2xx" and str(request.get("fault") or "").startswith("lost-write"):
+        return "2xx-lost"
+    return kind
+
+
 def _request_lanes(requests: Sequence[dict], annotate: bool) -> list[Lane]:
     present = {r["method"] for r in requests}
     methods = ["PUT"] + [m for m in _METHODS[1:] if m in present] + sorted(present - set(_METHODS))
     lanes = []
     for method in methods:
-        marks = [Mark(r["t"], str(r["result"]), result_kind(r["result"]), annotate, r.get("duration") or 0.0)
+        marks = [Mark(r["t"], str(r["result"]), _answer_kind(r), annotate, r.get("duration") or 0.0)
                  for r in requests if r["method"] == method]
         lanes.append(Lane(f"requests:{method}", f"S3 {method}", marks=marks, note="no requests" if not marks else ""))
     return lanes
@@ -103,12 +111,20 @@ def _requests_of(trace: StoreTrace) -> list[dict]:
     return trace.to_dict()["requests"]
 
 
-def put_lanes(trace: StoreTrace, faults=None, scale: str = "auto") -> Timeline:
-    """The lanes of one PUT (or GET/DELETE) trace: S3 state, requests by method, sleeps, outcome."""
+def put_lanes(trace: StoreTrace, faults=None, scale: str = "auto", lanes: Optional[Sequence[str]] = None,
+              headline: str = "", horizon: Optional[float] = None) -> Timeline:
+    """The lanes of one PUT (or GET/DELETE) trace: S3 state, requests by method, sleeps, outcome.
+
+    ``lanes``, ``headline`` and ``horizon`` (one time axis for several frames) as in :func:`delivery_lanes`.
+    """
+    return _chosen(_put_lanes(trace, faults, scale, horizon), lanes, headline)
+
+
+def _put_lanes(trace: StoreTrace, faults, scale: str, at_least: Optional[float] = None) -> Timeline:
     d = trace.to_dict()
     fault_plan = plan(faults if faults is not None else trace.faults)
     ends = [r["t"] + r["duration"] for r in d["requests"]] + [s["t"] + s["seconds"] for s in d["sleeps"]]
-    ends += [trace.ended] + [f.end if f.end is not None else f.start for f in fault_plan.s3]
+    ends += [trace.ended] + [f.end if f.end is not None else f.start for f in fault_plan.s3] + [at_least]
     horizon = _horizon(ends)
     axis = time_axis(horizon, scale)
     annotate = len(d["requests"]) <= 16
@@ -138,11 +154,31 @@ def _scale_note(axis: Axis) -> str:
     return " (log scale)" if axis.scale == "log" else ""
 
 
-def delivery_lanes(trace: DeliveryTrace, faults=None, scale: str = "auto", horizon: Optional[float] = None) -> Timeline:
+def delivery_lanes(trace: DeliveryTrace, faults=None, scale: str = "auto", horizon: Optional[float] = None,
+                   lanes: Optional[Sequence[str]] = None, headline: str = "") -> Timeline:
     """The lanes of one delivery: S3 state, requests, sleeps, SMTP sessions, custody, mailbox and DSNs.
 
     ``horizon`` stretches the time axis to at least that many seconds (to draw several deliveries on one axis).
+    ``lanes`` keeps only those lanes (keys, or a name in :data:`~blobedu.plots.timeline.LANE_SETS`), for a
+    progressive figure; ``headline`` is its bold title (what to notice), the verdict going to the caption.
     """
+    timeline = _delivery_lanes(trace, faults, scale, horizon)
+    return _chosen(timeline, lanes, headline)
+
+
+def _chosen(timeline: Timeline, lanes, headline: str) -> Timeline:
+    if isinstance(lanes, str):
+        if lanes not in LANE_SETS:
+            raise KeyError(f"no lane set {lanes!r}; lane sets: {', '.join(LANE_SETS)}")
+        lanes = LANE_SETS[lanes]
+    if lanes is not None:
+        timeline = timeline.only(lanes)
+    if headline:
+        timeline = replace(timeline, headline=headline)
+    return timeline
+
+
+def _delivery_lanes(trace: DeliveryTrace, faults, scale: str, horizon: Optional[float]) -> Timeline:
     c = trace.config
     fault_plan = plan(faults if faults is not None else c.get("faults", []))
     stores = [s.store for s in trace.sessions if s.store]
@@ -175,10 +211,20 @@ def delivery_lanes(trace: DeliveryTrace, faults=None, scale: str = "auto", horiz
     lanes.append(smtp)
 
     full = [f for f in fault_plan.receiver if f.kind == "disk-full"]
-    if full:  # in this model only the spool writes to that disk, but both designs show the window
-        lanes.append(Lane("disk", "receiver disk", bars=[
+    # what happens to the receiver itself (its disk full, a crash, its disk lost) has its own lane, not
+    # the mailbox's: a disk loss is not something that happens to the mailbox
+    disk_lost = {e["t"] for e in trace.events if e["what"] == "disk-loss"}
+    node_marks = []
+    for event in trace.events:
+        if event["what"] == "spool lost" and event["t"] in disk_lost:
+            continue  # the same moment as its disk-loss: one mark, one label
+        if event["what"] in ("crash", "disk-loss", "spool lost"):
+            node_marks.append(Mark(event["t"], event["what"], "node", True))
+    if full or node_marks:  # in this model only the spool writes to that disk, but both designs show the window
+        crashed = any(m.label == "crash" for m in node_marks)
+        lanes.append(Lane("disk", "receiver" if crashed else "receiver disk", bars=[
             Bar(f.start, axis.hi if f.end is None else min(f.end, axis.hi), "full", "disk-full", True, f.end is None)
-            for f in full]))
+            for f in full], marks=sorted(node_marks, key=lambda m: m.t)))
 
     holders = list(HOLDERS) + sorted({span["holder"] for span in trace.custody} - set(HOLDERS))
     for holder in holders:
@@ -200,12 +246,10 @@ def delivery_lanes(trace: DeliveryTrace, faults=None, scale: str = "auto", horiz
         else:
             by = " (receiver)" if dsn.get("origin") == "receiver" else ""
             outcome.marks.append(Mark(dsn["t"], f"bounce{by}", "bounce", True))
-    disk_lost = {e["t"] for e in trace.events if e["what"] == "disk-loss"}
-    for event in trace.events:
-        if event["what"] == "spool lost" and event["t"] in disk_lost:
-            continue  # the same moment as its disk-loss: one mark, one label
-        if event["what"] in ("crash", "disk-loss", "spool lost"):
-            outcome.marks.append(Mark(event["t"], event["what"], "node", True))
+    if trace.fate == "lost":  # the moment the last copy went: LOST, where the mailbox mark would be
+        ends = [span["to"] for span in trace.custody if span["to"] is not None]
+        gone = max(ends) if ends and all(span["to"] is not None for span in trace.custody) else trace.ended
+        outcome.marks.append(Mark(gone, "LOST", "lost", True))
     outcome.marks.sort(key=lambda m: m.t)
     outcome.note = "" if outcome.marks else "nothing yet"
     lanes.append(outcome)
@@ -267,7 +311,7 @@ def version_lanes(traces: Mapping[str, StoreTrace], scale: str = "auto") -> Time
     lanes = []
     for label, trace in traces.items():
         d = trace.to_dict()
-        marks = [Mark(r["t"], f"{r['method']} {r['result']}", result_kind(r["result"]), False, r["duration"])
+        marks = [Mark(r["t"], f"{r['method']} {r['result']}", _answer_kind(r), False, r["duration"])
                  for r in d["requests"]]
         sleep = _sleep_lane(d["sleeps"], horizon, annotate_all=len(d["sleeps"]) <= 8)
         outcome = f"{trace.outcome} after {format_duration(trace.elapsed)}"

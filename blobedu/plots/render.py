@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import textwrap
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -15,6 +16,7 @@ from matplotlib.patches import Patch
 from matplotlib.scale import SymmetricalLogTransform
 from matplotlib.ticker import NullLocator
 
+from ..durations import format_duration
 from ..trace import DeliveryTrace, StoreTrace
 from .lanes import _scale_note, delay_series, delivery_lanes, put_lanes, schedule_lanes, version_lanes
 from .timeline import (DAY, GREY, LINSCALE, MINUTE, OUTAGE_COLOR, OUTAGE_LEGEND, STYLES, Axis, Bar, Mark, Style,
@@ -144,8 +146,46 @@ def _legend_rows(n: int) -> int:
     return math.ceil(n / 4)
 
 
+def _wrap(text: str, width_in: float, char_in: float) -> str:
+    """``text`` wrapped to lines that fit ``width_in`` inches at about ``char_in`` inches a character."""
+    width = max(20, int(width_in / char_in))
+    return "\n".join(textwrap.fill(part, width, break_long_words=False, break_on_hyphens=False)
+                     for part in text.splitlines() if part.strip()) if text else ""
+
+
+_TITLE_CHAR = 0.092    # a character of 11-pt bold text, in inches (generous: a title is never cut)
+_CAPTION_CHAR = 0.068  # a character of 8.5-pt text
+_TITLE_LINE = 0.22
+_CAPTION_LINE = 0.16
+
+
+def _headings(timeline: Timeline, width_in: float) -> tuple[str, str, float]:
+    """The bold title and the small caption, wrapped to the figure, and the inches they need above the lanes."""
+    title = _wrap(timeline.heading(), width_in - 0.2, _TITLE_CHAR)
+    caption = _wrap(timeline.caption(), width_in - 0.2, _CAPTION_CHAR)
+    lines_t = title.count("\n") + 1 if title else 0
+    lines_c = caption.count("\n") + 1 if caption else 0
+    return title, caption, 0.14 + lines_t * _TITLE_LINE + lines_c * _CAPTION_LINE
+
+
+def _write_headings(fig, title: str, caption: str, height: float) -> None:
+    """The bold title at the figure's top left, the small grey caption under it (fixed layout)."""
+    y = height - 0.08
+    if title:
+        fig.text(0.1 / fig.get_figwidth(), y / height, title, ha="left", va="top", fontsize=11, fontweight="bold",
+                 linespacing=1.15)
+        y -= (title.count("\n") + 1) * _TITLE_LINE
+    if caption:
+        fig.text(0.1 / fig.get_figwidth(), (y - 0.03) / height, caption, ha="left", va="top", fontsize=8.5,
+                 color="#444444", linespacing=1.2)
+
+
 def draw(timeline: Timeline, ax=None, layout: str = "constrained") -> Figure:
     """Draw a :class:`Timeline` in lanes; returns the Figure (a new one unless ``ax`` is given).
+
+    The bold title says what to notice (:meth:`Timeline.heading`: the headline, else the verdict); a
+    small caption under it carries the configuration (:meth:`Timeline.caption`); both are wrapped to
+    the figure's width, never cut.  The legend lists only the kinds the drawn lanes hold.
 
     ``layout="fixed"`` places the lanes by fixed margins (see :data:`_FIXED_TOP`) instead of
     matplotlib's constrained layout: the same picture for the panels' timelines, drawn faster.
@@ -154,10 +194,13 @@ def draw(timeline: Timeline, ax=None, layout: str = "constrained") -> Figure:
     if ax is None:
         n_kinds = len(timeline.kinds()) + (1 if timeline.outage else 0)
         legend_rows = _legend_rows(n_kinds)
-        height = total * _LANE_INCHES + 1.25 + _LEGEND_ROW * legend_rows
+        title, caption, head_in = _headings(timeline, _WIDTH)
+        bottom = _FIXED_AXIS + _LEGEND_ROW * legend_rows + 0.13
+        height = total * _LANE_INCHES + head_in + bottom + 0.1
         fig = new_figure(_WIDTH, height, layout=layout)
+        if layout != "fixed":  # constrained layout below the headings, which are placed by hand above it
+            fig.set_layout_engine("constrained", rect=(0, 0, 1, 1 - head_in / height))
         if layout == "fixed":
-            bottom = _FIXED_AXIS + _LEGEND_ROW * legend_rows + 0.13
             ax = fig.add_axes((_LEFT_INCHES / _WIDTH, bottom / height, 1 - (_LEFT_INCHES + _FIXED_RIGHT) / _WIDTH,
                                total * _LANE_INCHES / height))
         else:
@@ -168,22 +211,19 @@ def draw(timeline: Timeline, ax=None, layout: str = "constrained") -> Figure:
     if isinstance(fig, TimelineFigure):
         fig.timeline = timeline
     width_in = max(fig.get_figwidth() - _LEFT_INCHES - 0.4, 3.0) if own else fig.get_figwidth() * 0.6
-    _draw_lanes(ax, timeline, width_in)
+    drawn = _draw_lanes(ax, timeline, width_in)
     ax.set_xlabel(timeline.xlabel, fontsize=9)
-    handles = _legend_handles(timeline)
+    handles = _legend_handles(timeline, drawn)
     if own:
-        ax.set_title(timeline.subtitle, loc="left", fontsize=11, fontweight="bold")
+        _write_headings(fig, title, caption, height)
         if layout == "fixed":
-            fig.suptitle(timeline.title, x=0.01, y=1 - 0.06 / fig.get_figheight(), ha="left", va="top", fontsize=8.5,
-                         color="#444444")
             fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.04 / fig.get_figheight()),
                        ncols=min(4, len(handles)), fontsize=8, frameon=False)
         else:
-            fig.suptitle(timeline.title, x=0.01, ha="left", fontsize=8.5, color="#444444")
             fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), fontsize=8,
                        frameon=False)
     else:
-        ax.set_title(timeline.subtitle, loc="left", fontsize=10)
+        ax.set_title(_wrap(timeline.heading(), width_in, _CAPTION_CHAR * 1.15), loc="left", fontsize=10)
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     return fig
 
@@ -203,18 +243,22 @@ def draw_stack(timelines: Sequence[Timeline], title: str = "") -> Figure:
     legend_rows = _legend_rows(len(kinds) + (1 if outage else 0))
     bottom = _FIXED_AXIS + _LEGEND_ROW * legend_rows + 0.13
     lanes_in = [total * _LANE_INCHES for total in totals]
-    height = _FIXED_TOP + sum(lanes_in) + _STACK_GAP * (len(timelines) - 1) + bottom
+    # the shared caption (the configuration), wrapped, never cut; each timeline's bold verdict above its lanes
+    caption = _wrap(title or timelines[0].title, _WIDTH - 0.2, _CAPTION_CHAR)
+    fixed_top = _FIXED_TOP + _CAPTION_LINE * caption.count("\n")
+    height = fixed_top + sum(lanes_in) + _STACK_GAP * (len(timelines) - 1) + bottom
     fig = new_figure(_WIDTH, height, layout="fixed")
     width_in = max(_WIDTH - _LEFT_INCHES - 0.4, 3.0)
-    top = height - _FIXED_TOP
+    top = height - fixed_top
     first = None
+    drawn: set[str] = set()
     for i, (timeline, h) in enumerate(zip(timelines, lanes_in)):
         shown = Timeline(timeline.title, timeline.subtitle, timeline.horizon, axis, timeline.lanes, timeline.outage,
                          timeline.xlabel)
         ax = fig.add_axes((_LEFT_INCHES / _WIDTH, (top - h) / height, 1 - (_LEFT_INCHES + _FIXED_RIGHT) / _WIDTH,
                            h / height), sharex=first)
         first = first or ax
-        _draw_lanes(ax, shown, width_in)
+        drawn |= _draw_lanes(ax, shown, width_in)
         # the subtitle (a verdict) starts at the figure's left edge, over the lane names: room for ~100 chars
         axes_in = _WIDTH - _LEFT_INCHES - _FIXED_RIGHT
         ax.set_title(timeline.subtitle, loc="left", fontsize=10.5, fontweight="bold",
@@ -224,19 +268,23 @@ def draw_stack(timelines: Sequence[Timeline], title: str = "") -> Figure:
         else:
             ax.set_xlabel(timeline.xlabel, fontsize=9)
         top -= h + _STACK_GAP
-    fig.suptitle(title or timelines[0].title, x=0.01, y=1 - 0.06 / height, ha="left", va="top", fontsize=8.5,
+    fig.suptitle(caption, x=0.01, y=1 - 0.06 / height, ha="left", va="top", fontsize=8.5,
                  color="#444444")
     merged = Timeline("", "", axis.hi, axis,
                       [lane for t in timelines for lane in t.lanes], [w for t in timelines for w in t.outage])
-    handles = _legend_handles(merged)
+    handles = _legend_handles(merged, drawn)
     fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.04 / height),
                ncols=min(4, len(handles)), fontsize=8, frameon=False)
     fig.timeline = timelines[0]
     return fig
 
 
-def _draw_lanes(ax, timeline: Timeline, width_in: float) -> None:
-    """The lanes, the outage band and the time ticks of one Timeline into ``ax`` (no titles, no legend)."""
+def _draw_lanes(ax, timeline: Timeline, width_in: float) -> set[str]:
+    """The lanes, the outage band and the time ticks of one Timeline into ``ax`` (no titles, no legend).
+
+    Returns the kinds it drew where a reader can see them: the legend lists those and nothing else.
+    """
+    drawn: set[str] = set()
     total = sum(lane.height for lane in timeline.lanes)
     axis = timeline.axis
     x_lo, x_hi = axis.lo, axis.hi
@@ -263,6 +311,7 @@ def _draw_lanes(ax, timeline: Timeline, width_in: float) -> None:
         if lane.key == "s3":
             for b in lane.bars:
                 style = STYLES[b.kind]
+                drawn.add(b.kind)
                 if b.kind == "s3-up":
                     _style_bar(ax, b.start, b.end, center, 0.18 * h, style, alpha=0.7)
                 else:
@@ -287,11 +336,15 @@ def _draw_lanes(ax, timeline: Timeline, width_in: float) -> None:
                     wide.setdefault((b.kind, y, bh), []).append((b.start, b.end - b.start))
             for (kind, y, bh), xs in ticks.items():
                 style = STYLES[kind]
+                if kind == "session" and lane.marks:
+                    continue  # an instant session is its reply mark: a tick under it would not be seen
+                drawn.add(kind)
                 ax.plot(xs, [y] * len(xs), marker="|", markersize=bh * _LANE_INCHES * 72,
                         color=style.color if style.color != GREY else "#555555", markeredgewidth=2.2,
                         zorder=3, linestyle="none")
             for (kind, y, bh), ranges in wide.items():
                 style = STYLES[kind]
+                drawn.add(kind)
                 ax.broken_barh(ranges, (y - bh / 2, bh), facecolors=style.color, hatch=style.hatch,
                                edgecolors=style.edge, linewidth=0.6, zorder=2, alpha=style.alpha)
             for b, row in zip(lane.bars, rows):
@@ -309,6 +362,7 @@ def _draw_lanes(ax, timeline: Timeline, width_in: float) -> None:
             by_kind.setdefault(m.kind, []).append(m)
         for kind, marks in by_kind.items():
             style = STYLES[kind]
+            drawn.add(kind)
             shrink = 0.65 if len(marks) > 40 else 1.0  # many marks of a kind: smaller ones stay apart
             lines = [m for m in marks if m.duration and m.duration > 0]
             if lines:
@@ -339,6 +393,7 @@ def _draw_lanes(ax, timeline: Timeline, width_in: float) -> None:
     ax.set_axisbelow(True)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
+    return drawn
 
 
 def _bar_text(ax, axis: Axis, b: Bar, y: float, width_in: float) -> None:
@@ -364,9 +419,12 @@ def _from_fraction(axis: Axis, f: float) -> float:
     return float(tr.inverted().transform(np.array([a + f * (b - a)]))[0])
 
 
-def _legend_handles(timeline: Timeline) -> list:
+def _legend_handles(timeline: Timeline, drawn: Optional[set] = None) -> list:
+    """Legend entries for the kinds drawn (``drawn``, from :func:`_draw_lanes`; default: every kind held)."""
     handles: list = []
     for kind in timeline.kinds():
+        if drawn is not None and kind not in drawn:
+            continue
         s = STYLES[kind]
         if s.marker is None:
             handles.append(Patch(facecolor=s.color, hatch=s.hatch, edgecolor=s.edge if s.hatch else s.color,
@@ -383,14 +441,24 @@ def _legend_handles(timeline: Timeline) -> list:
 
 
 # -- the public plots ---------------------------------------------------------------------------------
-def plot_put(trace: StoreTrace, ax=None, scale: str = "auto") -> Figure:
-    """One PUT's retry loop in lanes: S3 state, requests, backoff sleeps, outcome."""
-    return draw(put_lanes(trace, scale=scale), ax)
+def plot_put(trace: StoreTrace, ax=None, scale: str = "auto", lanes=None, headline: str = "",
+             horizon: Optional[float] = None) -> Figure:
+    """One PUT's retry loop in lanes: S3 state, requests, backoff sleeps, outcome.
+
+    ``lanes`` (keys, or a name in :data:`LANE_SETS`) draws only those; ``headline`` is the bold title;
+    ``horizon`` (seconds) stretches the time axis, so the frames of a slider share one axis.
+    """
+    return draw(put_lanes(trace, scale=scale, lanes=lanes, headline=headline, horizon=horizon), ax)
 
 
-def plot_delivery(trace: DeliveryTrace, faults=None, ax=None, scale: str = "auto") -> Figure:
-    """One message's journey in lanes: S3, requests, sleeps, SMTP sessions, custody, mailbox and DSNs."""
-    return draw(delivery_lanes(trace, faults, scale), ax)
+def plot_delivery(trace: DeliveryTrace, faults=None, ax=None, scale: str = "auto", lanes=None,
+                  headline: str = "", horizon: Optional[float] = None) -> Figure:
+    """One message's journey in lanes: S3, requests, sleeps, SMTP sessions, custody, mailbox and DSNs.
+
+    ``lanes`` (keys, or a name in :data:`LANE_SETS`, e.g. ``"copy"``) draws only those, for a
+    progressive figure; ``headline`` is the bold title (what to notice), the verdict going to the caption.
+    """
+    return draw(delivery_lanes(trace, faults, scale, horizon=horizon, lanes=lanes, headline=headline), ax)
 
 
 def plot_schedules(schedules: Sequence[Any] = ("stalwart", "postfix", "exim", "rfc5321"),
@@ -412,8 +480,13 @@ SERIES = (
 
 
 def plot_delay_curve(points: Union[Sequence[dict], Mapping[str, Sequence[dict]]], ax=None,
-                     scale: str = "auto") -> Figure:
-    """Outage length against delivery delay (from :func:`delay_curve`), one curve per sender."""
+                     scale: str = "auto", title: str = "") -> Figure:
+    """Outage length against delivery delay (from :func:`delay_curve`), one curve per sender.
+
+    Each delivered point holds as a flat step to the right until it meets the diagonal (a longer
+    outage still catches the same attempt); bounces and losses, which have no 250, sit in a strip
+    above the plot.  ``title`` says what to notice (default: what the plot is).
+    """
     series = delay_series(points)
     values = [v for s in series.values() for pairs in s.values() for xy in pairs for v in xy if v is not None]
     positive = [v for v in values if v > 0]
@@ -437,19 +510,47 @@ def plot_delay_curve(points: Union[Sequence[dict], Mapping[str, Sequence[dict]]]
     diag = np.geomspace(max(axis.lo, 1e-3), axis.hi, 200)
     ax.plot(diag, diag, color=GREY, linestyle=(0, (4, 3)), linewidth=1, zorder=1,
             label="delivered the moment S3 is back")
-    for (name, s), (color, marker, line) in zip(series.items(), SERIES * 4):
+    # bounced and lost messages never get a 250, so they have no place on the delay axis: they go in a
+    # strip of their own above the plot, at their outage length, labelled with when it happened
+    ends = [s["bounced"] + s["lost"] for s in series.values()]
+    strip = None
+    if any(ends):
+        strip = ax.inset_axes((0.0, 1.03, 1.0, 0.09), sharex=ax)
+        strip.set_ylim(-0.5, len(series) - 0.5)
+        strip.set_yticks([len(series) / 2 - 0.5], ["no 250:"], fontsize=8)
+        strip.tick_params(axis="x", labelbottom=False, length=0)
+        strip.tick_params(axis="y", length=0)
+        for side in ("top", "right", "left"):
+            strip.spines[side].set_visible(False)
+    n = len(series)
+    for i, ((name, s), (color, marker, line)) in enumerate(zip(series.items(), SERIES * 4)):
+        # later series are drawn smaller and on top, so a point that coincides with another's stays visible
+        size = 9.0 - 6.0 * i / max(n, 2)
         if s["delivered"]:
             xs, ys = zip(*s["delivered"])
-            ax.plot(xs, ys, color=color, marker=marker, linestyle=line, linewidth=1.6, markersize=7,
-                    markeredgecolor="black", markeredgewidth=0.5, label=f"{name}: delivered", zorder=3)
-        if s["bounced"]:
-            xs, ys = zip(*s["bounced"])
-            ax.plot(xs, ys, color=color, marker="X", linestyle="none", markersize=11, markeredgecolor="black",
-                    markeredgewidth=0.8, zorder=4, label=f"{name}: bounced (y = when)")
-        if s["lost"]:
-            xs, ys = zip(*s["lost"])
-            ax.plot(xs, ys, color=color, marker="*", linestyle="none", markersize=13, markerfacecolor="white",
-                    markeredgewidth=1.5, zorder=4, label=f"{name}: LOST after a 250")
+            # a staircase, not a slope: a message waits for the sender's next attempt, so each point's delay
+            # holds for longer outages until the outage reaches that attempt (the diagonal), then jumps
+            px, py = [], []
+            for k, (x, y) in enumerate(zip(xs, ys)):
+                nxt = xs[k + 1] if k + 1 < len(xs) else x
+                px += [x, max(x, min(y, nxt)), np.nan]
+                py += [y, y, np.nan]
+            ax.plot(px, py, color=color, linestyle=line, linewidth=1.6, zorder=3)
+            ax.plot(xs, ys, color=color, marker=marker, linestyle="none", markersize=size,
+                    markeredgecolor="black", markeredgewidth=0.5, label=f"{name}: delivered", zorder=3 + i * 0.1)
+        if strip is not None and (s["bounced"] or s["lost"]):
+            for pairs, mk, what in ((s["bounced"], "X", "bounced"), (s["lost"], "*", "LOST after a 250")):
+                if not pairs:
+                    continue
+                xs, at = zip(*pairs)
+                strip.plot(xs, [n - 1 - i] * len(xs), color=color, marker=mk, linestyle="none", markersize=size + 1,
+                           markeredgecolor="black" if mk == "X" else color, markeredgewidth=0.8,
+                           markerfacecolor="white" if mk == "*" else color)
+                ax.plot([], [], color=color, marker=mk, linestyle="none", markersize=9,
+                        markerfacecolor="white" if mk == "*" else color,
+                        markeredgecolor="black" if mk == "X" else color, label=f"{name}: {what} (strip above)")
+                strip.annotate(f"{name}: {format_duration(at[0])}", (xs[0], n - 1 - i), xytext=(-4, 0),
+                               textcoords="offset points", ha="right", va="center", fontsize=7, color="#333333")
     ax.set_xticks(axis.ticks, axis.labels, fontsize=9)
     ax.set_yticks(axis.ticks, axis.labels, fontsize=9)
     ax.xaxis.set_minor_locator(NullLocator())
@@ -463,6 +564,6 @@ def plot_delay_curve(points: Union[Sequence[dict], Mapping[str, Sequence[dict]]]
         ax.spines[side].set_visible(False)
     # delay >= outage, so the lower right is always empty: the legend goes there
     ax.legend(loc="lower right", fontsize=8, frameon=True, framealpha=0.9, edgecolor="#dddddd")
-    ax.set_title("How long an S3 outage delays a message, by sending server", loc="left",
-                 fontsize=11 if own else 10, fontweight="bold" if own else "normal")
+    (strip or ax).set_title(title or "How long an S3 outage delays a message, by sending server", loc="left",
+                            fontsize=11 if own else 10, fontweight="bold" if own else "normal")
     return fig

@@ -7,7 +7,7 @@ whole design.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, NamedTuple, Optional
 
 import numpy as np
@@ -49,7 +49,9 @@ class Style:
 #: Every kind a Timeline can hold, in legend order.
 STYLES: dict[str, Style] = {
     # answers (S3 requests and SMTP replies share them)
-    "2xx": Style("2xx / 250: success", _C["bluish green"], "o"),
+    "2xx": Style("2xx / 250: accepted", _C["bluish green"], "o"),
+    # a 200 to a PUT that S3 did not keep: not a success, so not the success green
+    "2xx-lost": Style("200, but S3 did not keep the write", _C["yellow"], "o", edge="black"),
     "4xx": Style("4xx: S3 429/403/404, SMTP 451/452", _C["orange"], "D", size=7),
     "5xx": Style("5xx", _C["vermillion"], "s", size=7),
     "refused": Style("connection refused / dropped", _C["black"], "X", edge="white", size=9),
@@ -82,7 +84,8 @@ STYLES: dict[str, Style] = {
     "dsn-delayed": Style('"delayed" DSN', _C["orange"], "^", size=9),
     "bounce": Style("bounce / failed", _C["vermillion"], "X", size=11),
     "node": Style("receiver crash / disk loss", _C["black"], "p", edge="white", size=10),
-    "lost": Style("stored but NOT in S3", _C["vermillion"], "*", hollow=True, edge=_C["vermillion"], size=13),
+    "lost": Style("LOST: acknowledged, no copy kept anywhere", _C["vermillion"], "*", hollow=True,
+                  edge=_C["vermillion"], size=13),
     # schedules
     "queued": Style("message waiting in the sender queue", _C["blue"], edge=_C["blue"], alpha=0.3),
     "attempt": Style("delivery attempt (fails)", _C["black"], "|", edge=_C["black"], size=13),
@@ -90,6 +93,26 @@ STYLES: dict[str, Style] = {
                            edge=_C["vermillion"], alpha=0.35),
 }
 OUTAGE_LEGEND = "S3 outage (fault window)"
+
+#: Progressive figures (teaching.md, 1): the lanes a figure draws, by what it teaches, top to bottom.
+#: The first figure a reader meets shows only who holds the copy and the replies; each later notebook
+#: adds the lanes it teaches.  Pass one to ``Timeline.only`` or to ``plot_delivery(..., lanes=...)``.
+LANE_SETS: dict[str, tuple[str, ...]] = {
+    # 00: who holds the copy (sender queue, receiver memory, S3) and the replies
+    "copy": ("smtp", "custody:sender queue", "custody:receiver memory", "custody:S3"),
+    # 01: the store loop (a PUT trace): S3's state, the requests, the backoff sleeps, the outcome
+    "retry": ("s3", "requests:", "sleeps", "outcome"),
+    # 02: the verify loop inside a delivery: the PUT/HEAD requests, sleeps, the reply, the copies, the mailbox
+    "verify": ("requests:", "sleeps", "smtp", "custody:sender queue", "custody:S3", "outcome"),
+    # 03: the sender's schedule decides the fate: the copies, the replies, the DSNs
+    "sender": ("smtp", "custody:sender queue", "custody:receiver memory", "custody:S3", "outcome"),
+    # 04: a spool on the receiver's disk
+    "spool": ("smtp", "disk", "custody:sender queue", "custody:receiver memory", "custody:spool", "custody:S3",
+              "outcome"),
+    # 05: sessions, timeouts and the retries inside them
+    "sessions": ("requests:PUT", "sleeps", "smtp", "custody:sender queue", "custody:receiver memory", "custody:S3",
+                 "outcome"),
+}
 
 
 # -- plain data: what a plot draws ---------------------------------------------------------------
@@ -172,6 +195,34 @@ class Timeline:
     lanes: list[Lane]
     outage: list[tuple[float, float]] = field(default_factory=list)
     xlabel: str = "time since the first attempt"
+    #: What to notice, in words (the bold title); empty: the subtitle (the verdict) is the title.
+    #: With a headline, the verdict and the configuration go into the small caption under it.
+    headline: str = ""
+
+    def caption(self) -> str:
+        """The small print under the bold title: the verdict (when a headline took its place) and the configuration."""
+        return " · ".join(part for part in ((self.subtitle if self.headline else ""), self.title) if part)
+
+    def heading(self) -> str:
+        """The bold title: the headline, or the verdict."""
+        return self.headline or self.subtitle
+
+    def only(self, keys: Iterable[str], headline: Optional[str] = None) -> "Timeline":
+        """The same timeline with only the lanes named by ``keys``, in that order (a progressive figure).
+
+        A key names a lane (``"custody:S3"``) or every lane with that prefix (``"requests:"``); keys
+        whose lane this trace does not have (no HEAD request, no disk fault) are skipped, so one lane
+        set serves every run.  The legend follows: it lists only what the kept lanes draw.
+        """
+        keys = list(keys)
+        chosen: list[Lane] = []
+        for key in keys:
+            for lane in self.lanes:
+                if (lane.key == key or (key.endswith(":") and lane.key.startswith(key))) and lane not in chosen:
+                    chosen.append(lane)
+        if not chosen:
+            raise KeyError(f"none of the lanes {keys} is in this timeline; lanes: {', '.join(self.keys())}")
+        return replace(self, lanes=chosen, headline=self.headline if headline is None else headline)
 
     def lane(self, key: str) -> Lane:
         """The lane with this key."""
