@@ -190,8 +190,8 @@ def fate_headline(outage: str, traces: dict) -> str:
     return f"S3 down for {outage}: a Stalwart 0.16 sender: {p['fate']}"
 
 
-#: When the receiver's disk dies in 04's slider: never, during the 1-hour outage, or after it.
-DISK_LOSS_AT = ("no loss", "10m", "30m", "59m", "2h")
+#: When the receiver's disk dies in 04's slider: never, or during the 1-hour outage (a spool run ends at its upload).
+DISK_LOSS_AT = ("no loss", "10m", "30m", "59m")
 
 
 def designs_through(faults: Sequence[str]) -> dict:
