@@ -240,6 +240,15 @@ def test_a_long_caption_is_wrapped_not_cut(put_503):
             assert len(line) * 0.068 <= fig.get_figwidth()  # each line fits the figure's width
 
 
+def test_a_failed_read_is_not_called_a_bounce():
+    from blobedu.store import get
+
+    tl = plots.put_lanes(get(faults=["503@0"]))
+    assert {m.kind for m in tl.lane("outcome").marks} == {"failed"}
+    legend = {t.get_text() for t in plots.draw(tl).legends[0].get_texts()}
+    assert not any("bounce" in text for text in legend)
+
+
 def test_a_lying_200_is_not_drawn_as_a_success():
     from blobedu import put
 

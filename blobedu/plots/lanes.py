@@ -134,7 +134,8 @@ def _put_lanes(trace: StoreTrace, faults, scale: str, at_least: Optional[float] 
     if trace.outcome == "stored":
         kind, label = ("mailbox", "stored, durable") if trace.durable else ("lost", "stored, NOT in S3")
     else:
-        kind, label = "bounce", f"{trace.outcome}: {(trace.error or '').split(':')[0]}".rstrip(": ")
+        # a failed store call is an error to its caller (an SMTP 451, an IMAP NO), not a bounce: nothing is sent
+        kind, label = "failed", f"{trace.outcome}: {(trace.error or '').split(':')[0]}".rstrip(": ")
     lanes.append(Lane("outcome", "outcome", marks=[Mark(trace.ended, label, kind, True)]))
     c = trace.config
     title = (f"{trace.operation.upper()} on Stalwart {trace.version} · maxRetries {c['max_retries']} · "
