@@ -81,7 +81,8 @@ def _rate(text: str) -> float:
     return float(match.group(1))
 
 
-def _add_store_flags(p: argparse.ArgumentParser) -> None:
+def _add_store_settings(p: argparse.ArgumentParser) -> None:
+    """The four store settings every command shares: version, maxRetries, timeout, verifyAfterWrite."""
     p.add_argument("--stalwart", default=LATEST, metavar="VERSION",
                    help=f"Stalwart version of the receiver (default {LATEST})")
     p.add_argument("--max-retries", type=_count, default=None, metavar="N", help="maxRetries (default: the version's)")
@@ -91,6 +92,10 @@ def _add_store_flags(p: argparse.ArgumentParser) -> None:
     verify = p.add_mutually_exclusive_group()
     verify.add_argument("--verify", dest="verify", action="store_true", default=None, help="verifyAfterWrite on")
     verify.add_argument("--no-verify", dest="verify", action="store_false", help="verifyAfterWrite off")
+
+
+def _add_store_flags(p: argparse.ArgumentParser) -> None:
+    _add_store_settings(p)
     p.add_argument("--latency", type=_duration, default=0.0, metavar="DURATION", help="latency of every S3 request")
     p.add_argument("--fault", action="append", default=[], metavar="KIND@START[-END]",
                    help=f"a fault window; repeat for several. Kinds: {allowed()}")
@@ -163,6 +168,44 @@ def build_parser() -> argparse.ArgumentParser:
                    help="above this many requests per second S3 answers 503 SlowDown (default: no limit)")
     f.add_argument("--size", type=_bounded_int(1, 1 << 30), default=64 * 1024, metavar="BYTES",
                    help="message size in bytes (default 65536)")
+
+    a = sub.add_parser("advise", help="what should I do? the hazards, tolerances, settings and logs for one version")
+    _add_store_settings(a)
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.set_defaults(latency=0.0)
+
+    r = sub.add_parser("purge-race", help="the daily blob purge against a store loop past its 120 s reservation",
+                       epilog=HORIZON_HELP)
+    _add_store_settings(r)
+    r.add_argument("--latency", type=_duration, default=0.0, metavar="DURATION", help="latency of every S3 request")
+    r.add_argument("--fault", action="append", default=[], metavar="KIND@START[-END]",
+                   help="an S3 fault window during the store loop (default 503@0-2m)")
+    r.add_argument("--scan", type=_duration, default=125.0, metavar="DURATION",
+                   help="when the purge reads the shard (default 125s, after the 120 s reservation)")
+    r.add_argument("--delete", type=_duration, default=130.0, metavar="DURATION",
+                   help="when its DELETE is sent, if it finds the hash unlinked (default 130s)")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
+
+    t = sub.add_parser("atlas", help="search fault schedules for the smallest one behind every bad outcome",
+                       description="For each Stalwart release row and receiver design, search fault schedules "
+                                   "(seeded, the same every run) for each bad outcome, shrink each hit to the "
+                                   "smallest schedule, confirm it with a real deliver() run, and name its hazard.")
+    t.add_argument("--stalwart", action="append", default=None, metavar="VERSION",
+                   help="a Stalwart version to search; repeat for several (default: the newest release of each "
+                        "row of the version table)")
+    t.add_argument("--receiver", action="append", default=None, metavar="NAME",
+                   help="a receiver design; repeat for several (default: all of them)")
+    t.add_argument("--outcome", action="append", default=None, metavar="NAME",
+                   help="a bad outcome; repeat for several (default: all of them)")
+    t.add_argument("--sender", action="append", default=None, metavar="NAME",
+                   help="a sending server; repeat for several (default: stalwart)")
+    t.add_argument("--budget", type=_bounded_int(1, 100_000), default=None, metavar="N",
+                   help="random schedules drawn per cell, after the sweep of small ones (default 100)")
+    t.add_argument("--seed", type=_bounded_int(0, 2**32 - 1), default=None, metavar="N",
+                   help="the search's seed (default 22)")
+    t.add_argument("--jobs", type=_bounded_int(1, 64), default=1, metavar="N",
+                   help="worker processes searching cells side by side (default 1; the atlas is the same)")
+    t.add_argument("--json", action="store_true", help="print the findings as one JSON list")
 
     k = sub.add_parser("link", help="print the static page, Binder and nbviewer links to paste into a forum answer")
     k.add_argument("notebook", help="path of a notebook, e.g. notebooks/03_tempfail_flow.ipynb")
@@ -252,6 +295,67 @@ def _cmd_fleet(args) -> int:
     return 0
 
 
+def _dumps(obj) -> str:
+    try:
+        return json.dumps(obj, indent=2, allow_nan=False)
+    except ValueError as exc:
+        raise BlobeduError(f"the result holds a number JSON cannot carry ({exc})") from None
+
+
+def _cmd_advise(args) -> int:
+    from .advice import advise
+
+    config = _store_config(args)
+    config.check_horizon()
+    card = advise(config.version, config.max_retries, config.timeout, config.verify)
+    _print(_dumps(card.to_dict()) if args.json else card.text())
+    return 0
+
+
+def _cmd_purge_race(args) -> int:
+    from .faults import FaultPlan
+    from .purge import race
+
+    config = _store_config(args)
+    config.check_horizon()
+    plan = FaultPlan(args.fault)
+    if plan.receiver:
+        raise BlobeduError(f"purge-race takes S3 faults only, not {plan.receiver[0].kind!r}")
+    if args.delete < args.scan:
+        raise BlobeduError("--delete must come at or after --scan: the purge deletes what its scan found")
+    result = race(purge_scan=args.scan, delete_at=args.delete, faults=list(args.fault) or None, config=config)
+    if args.json:
+        _print(_dumps({"steps": [{"t": t, "what": what} for t, what in result.steps],
+                       "put_done": result.put_done, "final_put_at": result.final_put_at,
+                       "delete_at": result.delete_at, "committed": result.committed,
+                       "readable": result.readable, "local_delivery": result.local_delivery}))
+    else:
+        _print("\n".join(result.lines()))
+    return 0
+
+
+def _cmd_atlas(args) -> int:
+    from . import atlas as atlas_module
+
+    names = {"--stalwart": args.stalwart, "--receiver": args.receiver, "--outcome": args.outcome,
+             "--sender": args.sender}
+    for flag, values in names.items():
+        for value in values or ():
+            if not value.strip() or len(value) > 40:
+                raise BlobeduError(f"{flag} {value[:40]!r}: give a name, at most 40 characters")
+    atlas_module.check_names(args.stalwart or (), args.receiver or (), args.outcome or (), args.sender or ())
+    result = atlas_module.atlas(versions=args.stalwart, receivers=args.receiver, outcomes=args.outcome,
+                                senders=args.sender,
+                                budget=atlas_module.DEFAULT_BUDGET if args.budget is None else args.budget,
+                                seed=atlas_module.DEFAULT_SEED if args.seed is None else args.seed,
+                                jobs=args.jobs)
+    if args.json:
+        _print(json.dumps(result.to_list(), indent=2, allow_nan=False))
+    else:
+        _print(result.table())
+    return 0
+
+
 def _cmd_link(args) -> int:
     from .links import forum_snippet
 
@@ -292,6 +396,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return {"put": _cmd_put, "get": _cmd_get, "deliver": _cmd_deliver, "fleet": _cmd_fleet,
+                "advise": _cmd_advise, "purge-race": _cmd_purge_race, "atlas": _cmd_atlas,
                 "link": _cmd_link}[args.command](args)
     except BlobeduError as exc:
         print(f"blobedu: error: {one_line(str(exc))}", file=sys.stderr)

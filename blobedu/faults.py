@@ -81,10 +81,25 @@ class Fault:
         return self.start <= t and (self.end is None or t < self.end)
 
     def spec(self) -> str:
-        """The spec text this fault parses from."""
+        """The spec text this fault parses from (it parses back to this very fault)."""
         if self.end is None:
-            return f"{self.kind}@{format_duration(self.start)}"
-        return f"{self.kind}@{format_duration(self.start)}-{format_duration(self.end)}"
+            return f"{self.kind}@{_exact(self.start)}"
+        return f"{self.kind}@{_exact(self.start)}-{_exact(self.end)}"
+
+
+def _exact(seconds: float) -> str:
+    """``format_duration`` where it parses back to the same value (``30m``, ``1h``), else plain seconds.
+
+    ``format_duration`` rounds for people: 100,921 s prints as ``1d04h``, which is neither exact nor
+    a duration the parser takes (found by the hazard atlas, whose windows end on any second).
+    """
+    text = format_duration(seconds)
+    try:
+        if parse_duration(text) == seconds:
+            return text
+    except BlobeduError:
+        pass
+    return f"{seconds:.6f}".rstrip("0").rstrip(".") + "s"
 
 
 def parse(spec: str) -> Fault:

@@ -53,8 +53,8 @@ NOTEBOOKS: dict[str, Notebook] = {
     ),
     "03_tempfail_flow.ipynb": Notebook(
         "Is my mail lost while S3 is down? Who keeps it, and for how long?",
-        "Not lost: after the 451 4.3.5 the sending server keeps the message and retries, for as long as its "
-        "queue lifetime: 3 days for a Stalwart 0.16 sender, 5 for Postfix, 4 for Exim.",
+        "Not lost: after the 451 4.3.5 the sending server keeps the message and retries; what decides delivery "
+        "is its last try, not its queue lifetime, and a longer outage bounces to the author.",
     ),
     "04_no_wal.ipynb": Notebook(
         "Does Stalwart have a WAL or cache for blobs, and would one help?",
@@ -82,6 +82,11 @@ NOTEBOOKS: dict[str, Notebook] = {
         "Would another mail server have kept my mail through the same outage?",
         "Depends on the design: James and Dovecot obox answer 4xx as Stalwart does; maddy answers a permanent 554, "
         "so the sender bounces at once; TMail says 250 on one of two copies; WildDuck can store it twice.",
+    ),
+    "09_atlas.ipynb": Notebook(
+        "Is the list of hazards complete? What does a search of fault schedules find?",
+        "Nothing new: a seeded search over S3, receiver, data-store and sender-store faults, shrunk to the smallest "
+        "schedule and confirmed with a real run, rediscovers every listed hazard it can reach and no other.",
     ),
 }
 
@@ -202,19 +207,24 @@ def badge(repo: str, ref: str) -> str:
 
 
 def forum_snippet(notebook: str, repo: str, ref: str) -> str:
-    """Markdown to paste into a forum answer: the question, the answer in one line, Binder and nbviewer links."""
+    """Markdown to paste into a forum answer: the question, the answer in one line, the line that matters
+    (:mod:`blobedu.key_lines`, computed from the model), Binder and nbviewer links."""
+    from .key_lines import key_line
+
     name = notebook_name(notebook)
     row = NOTEBOOKS[name]
+    binder, nbviewer = binder_url(repo, ref, name), nbviewer_url(repo, ref, name)  # bad input fails fast
     return "\n".join([
         f"### {row.question}",
         "",
         row.answer,
         "",
+        *([f"**{line}**", ""] if (line := key_line(name)) else []),
         f"- read it now, no kernel (its sliders move stored figures of real runs): "
         f"[{name} as a page]({pages_url(repo, name)})",
         f"- run the model yourself, every control live (Binder: a few minutes to start): "
-        f"[{name} on Binder]({binder_url(repo, ref, name)})",
-        f"- read it with its outputs on nbviewer: [{name} on nbviewer]({nbviewer_url(repo, ref, name)})",
+        f"[{name} on Binder]({binder})",
+        f"- read it with its outputs on nbviewer: [{name} on nbviewer]({nbviewer})",
     ])
 
 

@@ -49,10 +49,16 @@ def render_deliver(trace) -> str:
     """A readable account of one delivery: sessions, local delivery, DSNs in time order, then the verdict."""
     c = trace.config
     st = c["store"]
+    if c["receiver"] in ("stalwart", "wal"):
+        receiver = (f"{c['receiver']} (Stalwart {st['version']}, maxRetries {st['max_retries']}, "
+                    f"timeout {format_duration(st['timeout'])}, verify {'on' if st['verify'] else 'off'})")
+    else:  # another server's design runs its own client's defaults (blobedu.servers)
+        from .servers import design
+
+        receiver = f"{c['receiver']} ({design(c['receiver']).label})"
     head = (
         f"sender {c['sender']}{' ' + c['sender_version'] if c.get('sender_version') else ''} -> "
-        f"receiver {c['receiver']} (Stalwart {st['version']}, maxRetries {st['max_retries']}, "
-        f"timeout {format_duration(st['timeout'])}, verify {'on' if st['verify'] else 'off'}) · "
+        f"receiver {receiver} · "
         f"final-dot wait {format_duration(c['data_timeout'])} · faults: {', '.join(c['faults']) or 'none'}"
     )
     if c.get("sender_faults"):

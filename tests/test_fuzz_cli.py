@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from blobedu.cli import main
@@ -64,6 +64,22 @@ def faults(draw):
     return f"{kind}@{start}"
 
 
+def _settings_flags(draw) -> list[str]:
+    """The four store settings (and --json) that every command takes, advise included."""
+    args: list[str] = []
+    if draw(st.booleans()):
+        args += ["--stalwart", draw(versions)]
+    if draw(st.booleans()):
+        args += ["--max-retries", draw(numbers)]
+    if draw(st.booleans()):
+        args += ["--timeout", draw(durations)]
+    if draw(st.booleans()):
+        args += [draw(st.sampled_from(["--verify", "--no-verify"]))]
+    if draw(st.booleans()):
+        args += ["--json"]
+    return args
+
+
 def _store_flags(draw) -> list[str]:
     args: list[str] = []
     if draw(st.booleans()):
@@ -85,10 +101,20 @@ def _store_flags(draw) -> list[str]:
 
 @st.composite
 def argvs(draw):
-    command = draw(st.sampled_from(["put", "put", "get", "deliver", "deliver", "deliver", "link", "bogus"]))
+    command = draw(st.sampled_from(["put", "put", "get", "deliver", "deliver", "deliver", "link", "bogus",
+                                    "advise", "advise", "purge-race"]))
     args = [command]
     if command in ("put", "get", "deliver"):
         args += _store_flags(draw)
+    if command in ("advise", "purge-race"):
+        # put's four store settings and --json; now and then a flag of put's that advise does not take
+        args += _settings_flags(draw)
+        if command == "purge-race" or draw(st.integers(0, 7)) == 7:
+            args += draw(st.sampled_from([["--latency", "1s"], ["--fault", draw(faults())], []]))
+    if command == "purge-race":
+        for flag in ("--scan", "--delete"):
+            if draw(st.booleans()):
+                args += [flag, draw(durations)]
     if command == "get" and draw(st.booleans()):
         args += ["--missing"]
     if command == "deliver" and draw(st.integers(0, 3)) == 3:
@@ -130,7 +156,7 @@ def check(argv: list[str], code: int, out: str, err: str, seconds: float) -> Non
         assert err.startswith("blobedu: error: ") and err.endswith("\n") and err.count("\n") == 1, (argv, err)
     else:
         assert err == "", (argv, err)
-        if "--json" in argv and argv[0] in ("put", "get", "deliver"):
+        if "--json" in argv and argv[0] in ("put", "get", "deliver", "advise", "purge-race"):
             data = json.loads(out, parse_constant=_reject_constant)  # strict: no Infinity or NaN
             assert isinstance(data, dict)
 
@@ -165,6 +191,7 @@ def _blobedu(argv: list[str], env_extra: dict, close_stdout: bool = False) -> tu
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(argvs())
 def test_cli_subprocess_ascii_output(argv):
+    assume(not any("\x00" in a for a in argv))  # a real process cannot receive a NUL in its argv
     code, out, err, seconds = _blobedu(argv, {"PYTHONIOENCODING": "ascii"})
     check(argv, code, out, err, seconds)
 

@@ -20,7 +20,7 @@ from blobedu.links import (NOTEBOOKS, badge, binder_url, forum_snippet, notebook
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED_NOTEBOOKS = ["00_start_here.ipynb", "01_retry_loop.ipynb", "02_verify_after_write.ipynb",
                       "03_tempfail_flow.ipynb", "04_no_wal.ipynb", "05_tuning.ipynb",
-                      "06_beyond_incoming_mail.ipynb", "07_fleet.ipynb", "08_other_servers.ipynb"]
+                      "06_beyond_incoming_mail.ipynb", "07_fleet.ipynb", "08_other_servers.ipynb", "09_atlas.ipynb"]
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
@@ -142,7 +142,7 @@ BAD = [
     (("link", "03", "--repo", "o/r", "--ref", "HEAD"), "looks like a branch"),
     (("link", "03", "--repo", "o/r", "--ref", "origin/main"), "looks like a branch"),
     (("link", "03", "--repo", "o/r", "--ref", "v1 .0"), "not a valid git ref"),
-    (("link", "09", "--repo", "o/r", "--ref", "v1"), "known notebooks"),
+    (("link", "99", "--repo", "o/r", "--ref", "v1"), "known notebooks"),
     (("link", "notebooks/99_nope.ipynb", "--repo", "o/r", "--ref", "v1"), "known notebooks"),
     (("link", "", "--repo", "o/r", "--ref", "v1"), "known notebooks"),
     (("link", "03", "--ref", "v1"), "--repo"),
@@ -187,3 +187,24 @@ def test_readme_lists_every_notebook():
     referenced = set(README_NOTEBOOK.findall(readme))
     left_out = [name for name in NOTEBOOKS if name not in referenced]
     assert not left_out, f"README.md does not link to: {left_out}"
+
+
+def test_every_snippet_carries_the_line_that_matters():
+    from blobedu.key_lines import KEY_LINES, key_line
+
+    assert set(KEY_LINES) == set(NOTEBOOKS)
+    for name in NOTEBOOKS:
+        line = key_line(name)
+        assert line and "\n" not in line
+        assert f"**{line}**" in forum_snippet(name, "o/r", "v1.0").splitlines()
+
+
+def test_the_03_snippet_gives_the_tolerance_by_sender():
+    from blobedu.durations import format_duration
+    from blobedu.tolerance import tolerance
+
+    text = forum_snippet("03", "o/r", "v1.0")
+    for sender in ("stalwart", "postfix", "exim"):
+        t = tolerance(sender, "0.16.18" if sender == "stalwart" else None)
+        assert format_duration(t.longest_outage_delivered) in text and format_duration(t.bounce_at) in text
+    assert "1d04h" in text  # facts §3, revision 3: a 0.16 Stalwart sender's last try

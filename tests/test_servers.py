@@ -182,9 +182,15 @@ def test_local_disk_designs_ignore_s3_and_lose_mail_with_the_disk(name):
     assert fate(trace) == "LOST after a 250"
 
 
-def test_postfix_local_disk_full_is_451_queue_file_write_error():
+def test_postfix_local_full_disk_is_452_and_a_write_error_451():
+    # smtpd_check.c:5494-5528@v3.11.6: a full queue file system is refused with 452 4.3.1
     trace = _run("postfix-local", ["disk-full@0-10m"])
-    assert trace.sessions[0].reply == "451 4.3.0 Error: queue file write error"
+    assert trace.sessions[0].reply == "452 4.3.1 Insufficient system storage"
+    assert trace.fate == "delivered" and trace.sessions[-1].reply.startswith("250 2.0.0 Ok: queued as ")
+    from blobedu.policy import Outcome
+    from blobedu.servers import postfix_local
+
+    assert postfix_local.reply_failed(Outcome(False, "EIO"), None) == "451 4.3.0 Error: queue file write error"
 
 
 # -- the CLI -----------------------------------------------------------------------------------------
@@ -229,3 +235,10 @@ def test_any_receiver_name_is_a_design_or_one_line_and_exit_2(name):
         code = main(["deliver", "--receiver", name, "--json"])
     assert code == 2
     assert err.getvalue().count("\n") == 1 and "Traceback" not in err.getvalue()
+
+
+def test_the_text_account_names_the_design_not_stalwarts_settings():
+    from blobedu.text import render_deliver
+
+    head = render_deliver(_run("maddy", ["refused@0-1h"])).splitlines()[0]
+    assert "receiver maddy (maddy 0.9.4" in head and "maxRetries" not in head

@@ -5,6 +5,9 @@ from . import Input, Measured, Model, Source
 from .helpers import delivered_at, dur, first_reply_after, put_elapsed, sleeps, spaced, tol, worst
 
 CLAIMS = [
+    # "What should I do?": the hazards table (blobedu/hazards.py, generated)
+    Source("120 s", "crates/smtp/src/queue/spool.rs:415-426@v0.16.18: BlobLink::Temporary { until: now + 120 }"),
+    Source("18h", "the hazard id backoff-18h: each retry sleeps 65,536 s, crates/store/src/backend/s3/mod.rs@v0.10.3:102-103"),
     # the short answer
     Model("1, 2, 4 s", lambda: ", ".join(f"{s:g}" for s in sleeps()) + " s"),
     Input("6-hour", "blobedu deliver --fault refused@0-6h (delivered at the 1d04h try)"),
@@ -17,6 +20,8 @@ CLAIMS = [
     Input("10", "--max-retries 10 / maxRetries=10"),
     Model("65,536 s", lambda: f"{sleeps('0.10.3')[0]:,.0f} s"),
     Model("18 hours", lambda: f"{first_reply_after('503@0-1m', version='0.10.5') // 3600:.0f} hours"),
+    # the hazard atlas section (#22)
+    Model("18-hour", lambda: f"{first_reply_after('503@0-1m', version='0.10.5') // 3600:.0f}-hour"),
     Model("5m19s", lambda: dur(sum(sleeps(max_retries=10)))),
     Input("11 PUTs of 29 s", "--max-retries 10 --latency 29s: 1 + maxRetries PUTs, each as slow as the latency"),
     Model("319 s", lambda: f"{sum(sleeps(max_retries=10)):g} s"),

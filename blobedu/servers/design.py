@@ -109,6 +109,12 @@ class SendDrained(Send):
     """
 
 
+def drained_reply(fault_kind: Optional[str]) -> Reply:
+    """What a :class:`SendDrained` step gets: ``refused`` when the connect is refused, else the client's
+    own failure (``drained``), whatever S3 would answer; a pure rule any driver (moto's, a fleet's) shares."""
+    return Reply(error="refused") if fault_kind == "refused" else Reply(error="drained")
+
+
 def one_put() -> Machine:
     """A single PUT with no retry loop: success on 2xx, failure otherwise (used by local-disk designs' object tier)."""
     reply = yield Send("PUT")
@@ -126,4 +132,4 @@ def transport(reply: Reply) -> bool:
 
 
 __all__ = ["Design", "Edge", "Fact", "GRADES", "Ids", "Machine", "Outcome", "Reply", "Send", "SendDrained", "Sleep",
-           "one_put", "transport"]
+           "drained_reply", "one_put", "transport"]

@@ -18,6 +18,7 @@ loops, replies) comes from the design modules; these classes only wire it to SMT
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 import tempfile
@@ -295,7 +296,8 @@ class LocalDiskReceiver(DesignReceiver):
             path = write_entry(self.disk, f"{ids.queue_id:016x}", body, full=self.faults.disk_full_at(now))
         except OSError as exc:
             self.event("local write failed", error=os.strerror(exc.errno) if exc.errno else str(exc))
-            return self._reply(record, self.design.reply_failed(Outcome(False, "System I/O error"), ids))
+            why = "disk full" if exc.errno == errno.ENOSPC else "System I/O error"
+            return self._reply(record, self.design.reply_failed(Outcome(False, why), ids))
         record.durable_at_reply = False
         acc = self._acknowledge(record, ids, blob_key(body), False, "local disk",
                                 "queue file" if self.design.name == "postfix-local" else "spool file")

@@ -17,7 +17,7 @@ from ..edge import RequestRules
 from ..faults import Fault
 from ..store import S3BlobStore, StoreConfig
 from ..trace import StoreTrace
-from .design import Design, SendDrained
+from .design import Design, SendDrained, drained_reply
 
 #: a request that never reaches the client's timeout: what the rules use when a design has none
 _UNBOUNDED = 30 * 86400.0
@@ -74,7 +74,5 @@ class DesignStore(S3BlobStore):
 
     def _send(self, step: policy.Send, key: str, data: bytes, fault: Optional[Fault]) -> tuple[policy.Reply, float]:
         if isinstance(step, SendDrained):
-            if fault is not None and fault.kind == "refused":
-                return policy.Reply(error="refused"), 0.0
-            return policy.Reply(error="drained"), 0.0
+            return drained_reply(fault.kind if fault is not None else None), 0.0
         return self.endpoint.send(step.method, key, data, fault, self.rules.timeout)
