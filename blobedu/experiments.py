@@ -234,3 +234,10 @@ def wal_wins(outages: Sequence[str] = ("6h", "2d")) -> list[dict]:
             row[f"{name}: SMTP sessions"] = len(traces[r].sessions)
         rows.append(row)
     return rows
+
+
+def disk_loss_caption(at: str) -> str:
+    """The small caption of one frame of 04's slider: the configuration."""
+    loss = "no disk lost" if at == "no loss" else f"the receiver's disk lost at {at}"
+    return (f"S3 refuses connections for 1h; {loss} · a Stalwart 0.16 sender · lanes: replies, the disk, "
+            "who holds a copy, the outcome")

@@ -70,3 +70,10 @@ def test_a_disk_lost_during_the_outage_loses_the_spooled_message_only(at, spool_
             node = [m for m in kept.lane("disk").marks if m.kind == "node"]
             assert [m.t for m in node] == [parse_duration(at)]  # the disk loss is in the disk lane
             assert not [m for m in kept.lane("outcome").marks if m.kind == "node"]  # not in the mailbox lane
+
+
+def test_the_disk_loss_caption_says_whether_a_disk_is_lost():
+    from blobedu.experiments import disk_loss_caption
+
+    assert "no disk lost" in disk_loss_caption("no loss")
+    assert "the receiver's disk lost at 30m" in disk_loss_caption("30m")
