@@ -208,7 +208,8 @@ def badge(repo: str, ref: str) -> str:
 
 def forum_snippet(notebook: str, repo: str, ref: str) -> str:
     """Markdown to paste into a forum answer: the question, the answer in one line, the line that matters
-    (:mod:`blobedu.key_lines`, computed from the model), Binder and nbviewer links."""
+    (:mod:`blobedu.key_lines`, computed from the model), the static page (no kernel), Binder (runs the model) and
+    nbviewer links."""
     from .key_lines import key_line
 
     name = notebook_name(notebook)
@@ -222,8 +223,7 @@ def forum_snippet(notebook: str, repo: str, ref: str) -> str:
         *([f"**{line}**", ""] if (line := key_line(name)) else []),
         f"- read it now, no kernel (its sliders move stored figures of real runs): "
         f"[{name} as a page]({pages_url(repo, name)})",
-        f"- run the model yourself, every control live (Binder: a few minutes to start): "
-        f"[{name} on Binder]({binder})",
+        f"- run the model yourself, every control live (Binder: a few minutes to start): [{name} on Binder]({binder})",
         f"- read it with its outputs on nbviewer: [{name} on nbviewer]({nbviewer})",
     ])
 
