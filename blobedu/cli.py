@@ -213,6 +213,24 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--ref", required=True, metavar="REF",
                    help="what looks like a tag (a name with a version number, e.g. v0.1.0) or a commit SHA; "
                         "blobedu cannot ask GitHub, so make sure it is not a branch, which moves")
+
+    n = sub.add_parser("notebooks", help="copy the notebooks (and their transcripts) into a folder of your own",
+                       epilog="A notebook you changed there (ran and saved, or edited) is kept: blobedu asks before "
+                              "overwriting it when standard input is a terminal, and otherwise refuses (exit "
+                              "status 2) unless --force is given. One blobedu copied and you never changed is "
+                              "brought up to date.")
+    n.add_argument("folder", nargs="?", default=None, metavar="DIR",
+                   help="where to put them (default ./blobedu-notebooks; created if missing)")
+    n.add_argument("--force", action="store_true", help="overwrite notebooks you changed there with the package's")
+
+    lab = sub.add_parser("lab", help="copy the notebooks if needed and open JupyterLab on 00, on 127.0.0.1",
+                         epilog="Notebooks you changed in DIR are kept as they are (never overwritten). "
+                                "Needs JupyterLab: pip install 'blobedu[lab]'.")
+    lab.add_argument("folder", nargs="?", default=None, metavar="DIR",
+                     help="the notebooks' folder (default ./blobedu-notebooks; created if missing)")
+    lab.add_argument("--port", type=_bounded_int(1024, 65535), default=None, metavar="PORT",
+                     help="port on 127.0.0.1 (default: JupyterLab's, 8888 or the next free one)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a web browser; print the URL only")
     return parser
 
 
@@ -363,6 +381,84 @@ def _cmd_link(args) -> int:
     return 0
 
 
+def _ask_overwrite(changed: list[str], folder) -> bool:
+    """Ask on the terminal whether to overwrite the reader's changed notebooks; anything but y/yes is no."""
+    names = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+    print(f"blobedu: {len(changed)} file(s) in {folder} differ from what blobedu copied there "
+          f"(you ran or edited them): {names}", file=sys.stderr)
+    print("Overwrite them with blobedu's? Your changes there are lost. [y/N] ", end="", file=sys.stderr, flush=True)
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        answer = ""
+    if not answer.endswith("\n"):
+        print(file=sys.stderr)
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _copy_notebooks(folder: Optional[str], force: bool, keep_changed: bool):
+    from .workspace import DEFAULT_FOLDER, copy, plan
+
+    p = plan(folder if folder is not None else DEFAULT_FOLDER)
+    overwrite = force
+    if p.changed and not force and not keep_changed:
+        if sys.stdin is not None and sys.stdin.isatty():
+            overwrite = _ask_overwrite(p.changed, p.target)
+            if not overwrite:
+                print(f"blobedu: kept your {len(p.changed)} changed file(s)", file=sys.stderr)
+        else:
+            names = ", ".join(p.changed[:3]) + (f" and {len(p.changed) - 3} more" if len(p.changed) > 3 else "")
+            raise BlobeduError(f"{len(p.changed)} file(s) in {p.target} differ from what blobedu copied there "
+                               f"({names}); nothing was copied. Keep them, copy into another folder, "
+                               "or add --force to overwrite them")
+    written = copy(p, overwrite_changed=overwrite)
+    return p, written, ([] if overwrite else p.changed)
+
+
+def _cmd_notebooks(args) -> int:
+    p, written, kept = _copy_notebooks(args.folder, args.force, keep_changed=False)
+    parts = [f"{len(written)} file(s) copied"] + ([f"{len(p.current)} already up to date"] if p.current else []) \
+        + ([f"{len(kept)} changed by you, kept"] if kept else [])
+    _print(f"blobedu's notebooks are in {p.target} ({', '.join(parts)}).\n"
+           f"Open them in JupyterLab with: blobedu lab {_quoted(str(p.target))}\n"
+           f"or open {p.notebook} in any Jupyter.")
+    return 0
+
+
+def _quoted(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def _cmd_lab(args) -> int:
+    import importlib.util
+
+    from .workspace import lab_command
+
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise BlobeduError("JupyterLab is not installed in this Python: pip install 'blobedu[lab]' "
+                           "(or run blobedu notebooks DIR and open them in your own Jupyter)")
+    p, written, kept = _copy_notebooks(args.folder, force=False, keep_changed=True)
+    if written:
+        print(f"blobedu: copied {len(written)} file(s) into {p.target}", file=sys.stderr)
+    if kept:
+        print(f"blobedu: kept {len(kept)} file(s) you changed there as they are", file=sys.stderr)
+    argv, env = lab_command(p.target, port=args.port, open_browser=not args.no_browser)
+    print(f"blobedu: opening JupyterLab on {p.notebook} (127.0.0.1 only; Ctrl-C to stop)", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.chdir(p.target)
+        if os.name == "posix":
+            os.execve(argv[0], argv, env)  # JupyterLab takes over this process: Ctrl-C, exit status and all
+        import subprocess
+
+        return subprocess.call(argv, env=env)
+    except OSError as exc:
+        raise BlobeduError(f"cannot start JupyterLab ({argv[0]}): {exc.strerror or exc}") from None
+
+
 def one_line(message: str) -> str:
     """``message`` on one line: control characters (a newline in a version string...) shown escaped."""
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message)
@@ -397,7 +493,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = build_parser().parse_args(argv)
         return {"put": _cmd_put, "get": _cmd_get, "deliver": _cmd_deliver, "fleet": _cmd_fleet,
                 "advise": _cmd_advise, "purge-race": _cmd_purge_race, "atlas": _cmd_atlas,
-                "link": _cmd_link}[args.command](args)
+                "link": _cmd_link, "notebooks": _cmd_notebooks, "lab": _cmd_lab}[args.command](args)
     except BlobeduError as exc:
         print(f"blobedu: error: {one_line(str(exc))}", file=sys.stderr)
         return 2

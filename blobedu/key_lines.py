@@ -84,6 +84,13 @@ def _other_servers() -> str:
             "`blobedu advise --stalwart VERSION` gives yours.")
 
 
+def _atlas() -> str:
+    from .hazards import HAZARD_IDS
+
+    return (f"Every finding of the search maps to one of the {len(HAZARD_IDS)} hazards in the admin's table; "
+            "`blobedu atlas --json` lists each with a `blobedu deliver` line that shows it.")
+
+
 KEY_LINES: dict[str, Callable[[], str]] = {
     "00_start_here.ipynb": _start,
     "01_retry_loop.ipynb": _retry,
@@ -94,6 +101,7 @@ KEY_LINES: dict[str, Callable[[], str]] = {
     "06_beyond_incoming_mail.ipynb": _beyond,
     "07_fleet.ipynb": _fleet,
     "08_other_servers.ipynb": _other_servers,
+    "09_atlas.ipynb": _atlas,
 }
 
 

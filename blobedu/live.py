@@ -48,7 +48,10 @@ class LiveReply:
 class LiveDemo:
     """A real receiver and a real loopback S3 on the wall clock; unplug and plug S3 between messages."""
 
-    def __init__(self, config: Optional[StoreConfig] = None, timeout: float = 5.0) -> None:
+    def __init__(self, config: Optional[StoreConfig] = None, timeout: Optional[float] = None) -> None:
+        # timeout None: the version's default, 30 s (facts §1).  Nothing in the demo is meant to time
+        # out (an unplugged S3 refuses at once), and on the wall clock a short timeout would turn a
+        # PUT that a busy machine answers late into a 451.
         self.config = config or StoreConfig(timeout=timeout)
         self.s3 = LoopbackEndpoint()
         self._loop = asyncio.new_event_loop()

@@ -49,9 +49,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from .errors import BlobeduError
+from .packaged import transcripts_folder
 from .sender import MAIL_FROM, RCPT_TO, sample_message
 
-TRANSCRIPTS = Path(__file__).resolve().parent.parent / "notebooks" / "transcripts"
+try:  # the wheel's copy (package data), or notebooks/transcripts in the clone: see blobedu.packaged
+    TRANSCRIPTS = transcripts_folder()
+except BlobeduError:  # a broken install: load() still looks beside the working directory
+    TRANSCRIPTS = Path(__file__).resolve().parent.parent / "notebooks" / "transcripts"
 POSTFIX = "/usr/sbin/postfix"
 #: where .ci/run unpacks Debian's exim4-daemon-light (apt-get download + dpkg -x): Postfix and
 #: Exim conflict in apt (both provide mail-transport-agent), so only Postfix is installed.
@@ -541,7 +546,7 @@ def _exim_reply(rest: str) -> str:
     return rest.strip()
 
 
-def _wait_port(port: int, seconds: float = 20.0) -> None:
+def _wait_port(port: int, seconds: float = 120.0) -> None:
     import socket
 
     deadline = time.monotonic() + seconds
@@ -580,7 +585,9 @@ class Scenario:
     plug: Optional[float]  # seconds after the MTA accepted the message; None: never (the message expires)
     settings: dict = field(default_factory=dict)
     slow_s3: tuple = ()  # instead of unplugging: S3 faults from submission on (the duplicate)
-    limit: float = 60.0  # give up waiting after this many seconds
+    # give up waiting after this many seconds: a wait for the MTA to finish (it ends as soon as it has),
+    # far above what any scenario needs, so that a busy machine cannot cut a transcript short
+    limit: float = 300.0
 
     def mta_settings(self):
         if self.mta == "postfix":
@@ -607,7 +614,7 @@ SCENARIOS: tuple[Scenario, ...] = (
              dict(retry="F,11s,2s", queue_interval=EXIM_QUEUE_INTERVAL)),
     Scenario("postfix_duplicate", "postfix",
              "Postfix with smtp_data_done_timeout=3s; S3 answers 503 for 5 s, so Stalwart's store loop takes 7 s",
-             None, dict(POSTFIX_FAST, smtp_data_done_timeout=3), slow_s3=("503@0-5",), limit=40.0),
+             None, dict(POSTFIX_FAST, smtp_data_done_timeout=3), slow_s3=("503@0-5",)),
 )
 
 
@@ -666,7 +673,7 @@ def run(sc: Scenario) -> dict[str, Any]:
                 break
             time.sleep(0.2)
         # let a slow store loop finish, so every copy is counted
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 120
         while any(r["reply"] is None for r in side.data_log()) and time.monotonic() < deadline:
             time.sleep(0.2)
         attempts = mta.attempts()
@@ -882,7 +889,7 @@ def record(names: Optional[list[str]] = None, outdir: Path = TRANSCRIPTS) -> lis
 def load(name: str, folder: Path = TRANSCRIPTS) -> dict[str, Any]:
     """A recorded transcript (``name`` such as ``postfix_short``).
 
-    With a non-editable install the package is not beside ``notebooks/``; then the transcripts are
+    They ship with the package (:mod:`blobedu.packaged`); only if they are missing there are they
     looked for from the working directory (a notebook runs in ``notebooks/``).
     """
     folder = Path(folder)

@@ -129,6 +129,9 @@ class SendingMTA:
             reply = f"{response.code} {response.message}"
         except aiosmtplib.SMTPTimeoutError:
             reply = "timeout"
+            # the sender gives up on the session at its timeout and drops the connection, as an MTA
+            # does; aiosmtplib closes it itself from 5.1.2 on, older releases left it open for quit()
+            smtp.close()
         except aiosmtplib.SMTPResponseException as exc:
             reply = f"{exc.code} {exc.message}"
         except aiosmtplib.SMTPConnectError:

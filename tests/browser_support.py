@@ -34,6 +34,8 @@ from typing import Optional
 
 import pytest
 
+from conftest import READY_SECONDS
+
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 
@@ -145,7 +147,7 @@ def make_root(notebooks: Path, into: Path) -> Path:
 class JupyterLab:
     """``python -m jupyterlab`` on 127.0.0.1, isolated from the user's Jupyter config; a context manager."""
 
-    def __init__(self, notebooks: Path, python: str = sys.executable, startup_timeout: float = 90.0):
+    def __init__(self, notebooks: Path, python: str = sys.executable, startup_timeout: float = READY_SECONDS):
         self.notebooks = notebooks
         self.python = python
         self.startup_timeout = startup_timeout
@@ -300,6 +302,31 @@ _JS_DOM_ERRORS = """() => {
     .map(el => ({cell: cells.findIndex(c => c.contains(el)), text: el.innerText.slice(-1500)}));
 }"""
 
+# Requests the page sends the kernel (a widget's change is a comm_msg on the shell channel) and the
+# ones the kernel has finished (its "idle" status whose parent is that request), counted from the
+# moment this is armed: how the browser test knows the kernel has answered a move, however long that
+# takes on a busy machine, instead of guessing with a fixed wait.
+_JS_ARM_KERNEL_TRAFFIC = """() => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  const traffic = {sent: 0, pending: []};
+  if (window.__blobedu_hook) window.__blobedu_hook.kernel.anyMessage.disconnect(window.__blobedu_hook.slot);
+  const slot = (_, args) => {
+    const m = args.msg;
+    if (args.direction === 'send' && m.channel === 'shell') {
+      traffic.sent += 1;
+      traffic.pending.push(m.header.msg_id);
+    } else if (args.direction === 'recv' && m.header.msg_type === 'status' &&
+               m.content.execution_state === 'idle' && m.parent_header) {
+      traffic.pending = traffic.pending.filter(id => id !== m.parent_header.msg_id);
+    }
+  };
+  kernel.anyMessage.connect(slot);
+  window.__blobedu_hook = {kernel: kernel, slot: slot};
+  window.__blobedu_traffic = traffic;
+}"""
+
+_JS_KERNEL_TRAFFIC = "() => ({sent: window.__blobedu_traffic.sent, pending: window.__blobedu_traffic.pending.length})"
+
 # What a reader sees change when a widget moves: plot images and the widgets' text (HTML + Output).
 _JS_VIEW_STATE = """() => {
   const nb = window.jupyterapp.shell.currentWidget.node.querySelector('.jp-Notebook');
@@ -323,6 +350,9 @@ class NotebookPage:
         self.shots = shots
         self.external_requests: list[str] = []
         self.panel_id = ""
+        # Playwright's own waits (a click, a locator to appear) default to 30 s: on a busy machine
+        # they are readiness waits like the others
+        page.set_default_timeout(READY_SECONDS * 1000)
         page.route("**/*", self._only_loopback)
 
     def _only_loopback(self, route) -> None:
@@ -358,7 +388,7 @@ class NotebookPage:
             # e.g. "Select Kernel": accept the default (the notebook's own kernel).
             self.page.locator(".jp-Dialog .jp-mod-accept").first.click()
 
-    def open(self, timeout: float = 90.0) -> None:
+    def open(self, timeout: float = READY_SECONDS) -> None:
         self.page.goto(self.lab.url(self.name), wait_until="domcontentloaded")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -509,12 +539,28 @@ class NotebookPage:
             return f"{description}: {value!r} -> {new!r}"
         raise AssertionError(f"{self.name}: don't know how to move the widget {description!r}")
 
-    def settle_after_move(self, before: dict, timeout: float = 10.0) -> dict:
-        """The view once the kernel has answered a widget move (or ``timeout`` passed with nothing new)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.view_state() == before:
+    def arm(self) -> None:
+        """Start counting the requests the page sends the kernel (call just before moving a widget)."""
+        self.page.evaluate(_JS_ARM_KERNEL_TRAFFIC)
+
+    def settle_after_move(self, before: dict, unsent: float = 10.0) -> dict:
+        """The view once the kernel has answered a widget move (:meth:`arm` was called before the move).
+
+        A move that changed the widget's value sends the kernel a request; this waits until the kernel
+        has finished every request sent since :meth:`arm`, however long a busy machine takes.  Only
+        when the page sent nothing at all for ``unsent`` seconds (the value did not change: a slider
+        already at its end) does it stop waiting.
+        """
+        deadline = time.monotonic() + READY_SECONDS
+        quiet_until = time.monotonic() + unsent
+        while time.monotonic() < deadline:
+            traffic = self.page.evaluate(_JS_KERNEL_TRAFFIC)
+            if traffic["sent"] and not traffic["pending"]:
+                break
+            if not traffic["sent"] and (self.view_state() != before or time.monotonic() > quiet_until):
+                break
             self.page.wait_for_timeout(200)
-        self.wait_idle(timeout=60.0, settle=0.75)
+        self.wait_idle(timeout=READY_SECONDS, settle=0.75)
         return self.view_state()
 
     # ---- redraw timing ----
@@ -535,7 +581,7 @@ class NotebookPage:
       observer.observe(cell, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
     }"""
 
-    def timed_move(self, description: str, key_or_index, timeout: float = 30.0) -> float:
+    def timed_move(self, description: str, key_or_index, timeout: float = READY_SECONDS) -> float:
         """Move the widget once and return the ms from the change to the new figure's ``src`` in the page.
 
         ``key_or_index``: a key for a slider handle (``"ArrowLeft"``), an option index for a dropdown, or

@@ -295,3 +295,23 @@ def test_500_reads_like_503_and_403_like_429_in_the_client_view():
     for version in operations.VERSIONS:
         assert see("POP3 RETR", "500", version).cell() == see("POP3 RETR", "503", version).cell()
         assert see("IMAP APPEND", "403", version).cell() == see("IMAP APPEND", "429", version).cell()
+
+
+def test_facts5_rev3_imap_fetch_returns_the_messages_read_before_a_failing_blob():
+    """imap/src/op/fetch.rs@v0.16.18:577 writes each message's FETCH item before it reads the next blob."""
+    row = next(op for op in operations.OPERATIONS if op.name == "IMAP FETCH BODY[]")
+    short, seen = row.rules["failed"]
+    assert short == "FETCH fails" and "before the failing one come back" in seen
+    assert "no message in the range is returned" not in seen and "577" in row.source
+
+
+def test_facts5_rev3_a_duplicate_is_two_s3_objects():
+    """Each attempt prepends a fresh Received header (inbound/data.rs:485-495@v0.16.18): two copies, two keys."""
+    ep = InProcessEndpoint()
+    try:
+        trace = deliver(["503@0-5m"], DeliveryConfig(store=StoreConfig(max_retries=10)), endpoint=ep)
+        assert trace.copies == 2
+        keys = [s.store["key"] for s in trace.sessions]  # the first loop's late 250 and the retry's own
+        assert len(set(keys)) == 2 and sorted(ep.keys()) == sorted(keys)
+    finally:
+        ep.close()

@@ -31,6 +31,7 @@ import pytest
 
 from browser_support import (CHROMIUM, CHROMIUM_ARGS, JupyterLab, NotebookPage, artifact_dir, notebook_dir,
                              notebook_paths, require_chromium)
+from conftest import READY_SECONDS
 
 pytestmark = pytest.mark.browser
 
@@ -64,7 +65,8 @@ REDRAWS = {
 }
 REDRAW_MOVES = 10
 
-RUN_TIMEOUT = float(os.environ.get("BLOBEDU_BROWSER_TIMEOUT", "300"))  # seconds, per notebook
+# seconds, per notebook: a wait for the kernel to finish, so only a hang may reach it on a busy machine
+RUN_TIMEOUT = float(os.environ.get("BLOBEDU_BROWSER_TIMEOUT", str(3 * READY_SECONDS)))
 MAX_MOVES = 5  # tries at moving the widget before the plot and verdict must have changed
 VIEWPORT = {"width": 1400, "height": 1000}
 
@@ -115,12 +117,13 @@ def _time_redraws(nb: NotebookPage, prefix: str) -> None:
         nb.show_widget(control)
         if typed is not None:
             before = nb.view_state()
+            nb.arm()
             nb.set_text(*typed)
             nb.settle_after_move(before)
         times = []
         for move in moves[:REDRAW_MOVES]:
             times.append(nb.timed_move(control, move))
-            nb.wait_idle(timeout=60.0, settle=0.3)
+            nb.wait_idle(timeout=READY_SECONDS, settle=0.3)
         results.append({"panel": name, "control": control, "moves_ms": [round(t, 1) for t in times],
                         "median_ms": round(statistics.median(times), 1),
                         "p90_ms": round(_percentile(times, 0.9), 1)})
@@ -148,6 +151,7 @@ def _move_a_widget(nb: NotebookPage, candidates: tuple[str, ...]) -> None:
     tried = []
     after = before
     for attempt in range(MAX_MOVES):
+        nb.arm()
         what = nb.move(description, attempt)
         if what is None:
             break

@@ -13,6 +13,8 @@ import pytest
 
 from blobedu.cli import main
 
+from conftest import READY_SECONDS
+
 ROOT = Path(__file__).resolve().parent.parent
 LOST_WRITE = ("PUT acknowledged with 2xx but object not visibleto read path; "
               "backend may be silently losing writes")
@@ -129,7 +131,7 @@ def _blobedu_command():
 
 def test_console_entry_point_runs():
     done = subprocess.run(_blobedu_command() + ["put", "--fault", "503@0-5"], capture_output=True, text=True,
-                          cwd=ROOT, env=_env(), timeout=60)
+                          cwd=ROOT, env=_env(), timeout=READY_SECONDS)
     assert done.returncode == 0, done.stderr
     assert "sleep 1s" in done.stdout and "sleep 4s" in done.stdout
     assert "stored" in done.stdout
@@ -137,7 +139,7 @@ def test_console_entry_point_runs():
 
 def test_python_dash_m_bad_input_exits_2_without_traceback():
     done = subprocess.run([sys.executable, "-m", "blobedu", "put", "--max-retries", "11"], capture_output=True,
-                          text=True, cwd=ROOT, env=_env(), timeout=60)
+                          text=True, cwd=ROOT, env=_env(), timeout=READY_SECONDS)
     assert done.returncode == 2
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1

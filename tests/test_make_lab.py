@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from browser_support import REPO, clean_env, free_port
+from conftest import READY_SECONDS
 
 PLUGIN = "@jupyterlab/apputils-extension:notification"
 
@@ -38,7 +39,7 @@ def _notification_defaults(config_path: str | None) -> dict:
     proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + READY_SECONDS  # a wait for the server to start: only a hang reaches it
         while True:
             try:
                 req = urllib.request.Request(f"http://127.0.0.1:{port}/lab/api/settings/{PLUGIN}",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import time
 from pathlib import Path
 
 import matplotlib
@@ -21,6 +20,7 @@ from blobedu import widgets as W  # noqa: E402
 from blobedu.cli import main  # noqa: E402
 from blobedu.errors import BlobeduError  # noqa: E402
 from blobedu.links import binder_url, nbviewer_url  # noqa: E402
+from conftest import cpu_seconds  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 HUGE = "1" + "0" * 310
@@ -45,10 +45,10 @@ def shows_a_result(p) -> None:
 
 
 def test_a_silent_s3_with_a_200_day_timeout_is_a_message_at_once(panel):
-    started = time.monotonic()
+    started = cpu_seconds()
     panel.update(faults="timeout@0", timeout="200d")
     shows_a_message(panel, "horizon of 30 days")
-    assert time.monotonic() - started < 5
+    assert cpu_seconds() - started < 5  # CPU seconds: refused up front, no simulation ran
     panel.update(timeout="29d")  # within the 30d of a duration, but a write could last 16 × 29 days
     shows_a_message(panel, "horizon of 30 days")
     panel.update(faults="503@0-1h", timeout="30s")

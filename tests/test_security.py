@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import READY_SECONDS
+
 ROOT = Path(__file__).resolve().parent.parent
 OUTSIDE = "http://10.1.2.3:9000"
 
@@ -63,7 +65,7 @@ SCENARIOS = {
         "report(rc=0 if t.outcome == 'found' else 1)"),
     "live demo": (
         "from blobedu.live import LiveDemo\n"
-        "with LiveDemo(timeout=0.5) as demo:\n"
+        "with LiveDemo() as demo:\n"
         "    a = demo.send().reply\n"
         "    demo.unplug()\n"
         "    b = demo.send().reply\n"
@@ -104,7 +106,7 @@ def hostile_env(tmp_path_factory):
 
 def _run(code: str, env: dict) -> dict:
     proc = subprocess.run([sys.executable, "-c", PRELUDE + code], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=READY_SECONDS)
     assert "Traceback" not in proc.stderr, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
