@@ -124,3 +124,120 @@ def outage_table(curves: dict[str, list[dict]]) -> list[dict]:
                            else p["fate"])
         rows.append(row)
     return rows
+
+
+#: The senders 03 compares, with the names its figures give them.
+SENDER_NAMES = {"stalwart": "Stalwart 0.16", "postfix": "Postfix", "exim": "Exim", "rfc5321": "RFC 5321 minimum"}
+
+
+def sender_fates(outage: str, senders: Sequence[str] = tuple(SENDER_NAMES), kind: str = "refused") -> dict:
+    """One real delivery per sender through the same outage ``kind@0-OUTAGE``: ``{sender: DeliveryTrace}``.
+
+    What 03's outage slider shows, one frame per outage length: the fate of the message for each sender.
+    """
+    from .durations import parse_duration
+
+    seconds = parse_duration(outage)
+    faults = [f"{kind}@0-{format_duration(seconds)}"] if seconds > 0 else []
+    return {sender: deliver(faults, DeliveryConfig(sender=sender)) for sender in senders}
+
+
+def fate_point(outage: float, trace) -> dict:
+    """One point of a delay curve (the shape :func:`blobedu.plots.delay_curve` returns) from a delivery."""
+    bounce = next((d["t"] for d in trace.dsns if d["kind"] == "failed"), None)
+    return {"outage": outage, "delay": trace.delivered_at, "fate": trace.fate, "bounced_at": bounce,
+            "copies": trace.copies, "sessions": len(trace.sessions), "sender": trace.config.get("sender", "stalwart")}
+
+
+def fates_curves(outages: Sequence[str], runs: Sequence[dict]) -> dict[str, list[dict]]:
+    """The delay curves (as :func:`outage_curves` gives them) from :func:`sender_fates` runs already made."""
+    from .durations import parse_duration
+
+    curves: dict[str, list[dict]] = {}
+    for outage, traces in zip(outages, runs):
+        for sender, trace in traces.items():
+            curves.setdefault(sender, []).append(fate_point(parse_duration(outage), trace))
+    return curves
+
+
+def fate_line(outage: str, traces: dict) -> str:
+    """One line per frame: each sender's fate in that outage."""
+    parts = []
+    for sender, t in traces.items():
+        p = fate_point(0.0, t)
+        what = (f"delivered at {format_duration(p['delay'])}" if p["fate"] == "delivered"
+                else f"bounced at {format_duration(p['bounced_at'])}" if p["bounced_at"] is not None else p["fate"])
+        parts.append(f"{SENDER_NAMES.get(sender, sender)}: {what}")
+    return f"a {outage} outage: " + "; ".join(parts)
+
+
+#: The outage lengths of 03's slider and delay curve, from minutes to past every sender's bounce.
+FATE_OUTAGES = ("10m", "1h", "6h", "1d", "2d", "3d", "4d", "6d")
+
+
+def fate_headline(outage: str, traces: dict) -> str:
+    """What to notice in one frame: the Stalwart 0.16 sender's fate, and how late it is after S3 is back."""
+    from .durations import parse_duration
+
+    t = traces["stalwart"]
+    p = fate_point(parse_duration(outage), t)
+    if p["fate"] == "delivered":
+        late = p["delay"] - p["outage"]
+        return (f"S3 down for {outage}: a Stalwart 0.16 sender delivers at {format_duration(p['delay'])}, "
+                f"{format_duration(late)} after S3 is back")
+    if p["bounced_at"] is not None:
+        return f"S3 down for {outage}: a Stalwart 0.16 sender bounces at {format_duration(p['bounced_at'])}"
+    return f"S3 down for {outage}: a Stalwart 0.16 sender: {p['fate']}"
+
+
+#: When the receiver's disk dies in 04's slider: never, or during the 1-hour outage (a spool run ends at its upload).
+DISK_LOSS_AT = ("no loss", "10m", "30m", "59m")
+
+
+def designs_through(faults: Sequence[str]) -> dict:
+    """The same faults through Stalwart's receiver and a write-ahead spool: ``{"stalwart": trace, "wal": trace}``."""
+    from .widgets import DESIGNS, _deliver_both
+
+    return _deliver_both(list(faults), {r: DeliveryConfig(receiver=r) for r, _ in DESIGNS})
+
+
+def disk_loss_faults(at: str, outage: str = "refused@0-1h") -> list[str]:
+    """04's slider scenario: a 1-hour outage, and the receiver's disk lost at ``at`` (or ``"no loss"``)."""
+    return [outage] + ([] if at == "no loss" else [f"disk-loss@{at}"])
+
+
+def plot_designs(traces: dict, title: str = ""):
+    """Both designs one above the other, only the lanes 04 teaches (replies, disk, the copies, the outcome)."""
+    from .plots import LANE_SETS, draw_stack
+    from .widgets import compare_lanes
+
+    return draw_stack([t.only(LANE_SETS["spool"]) for t in compare_lanes(traces)], title=title)
+
+
+def designs_line(traces: dict) -> str:
+    """One line per design (the panel's verdict)."""
+    from .widgets import DESIGNS, design_verdict
+
+    return "\n".join(design_verdict(traces[r], name) for r, name in DESIGNS)
+
+
+def wal_wins(outages: Sequence[str] = ("6h", "2d")) -> list[dict]:
+    """What a spool buys with no disk lost: per outage, each design's fate (a Stalwart 0.16 sender)."""
+    from .widgets import DESIGNS, design_verdict
+
+    rows = []
+    for outage in outages:
+        traces = designs_through([f"refused@0-{outage}"])
+        row = {"outage": outage}
+        for r, name in DESIGNS:
+            row[f"{name}: fate"] = design_verdict(traces[r], "").split(" · ")[0].lstrip(": ")
+            row[f"{name}: SMTP sessions"] = len(traces[r].sessions)
+        rows.append(row)
+    return rows
+
+
+def disk_loss_caption(at: str) -> str:
+    """The small caption of one frame of 04's slider: the configuration."""
+    loss = "no disk lost" if at == "no loss" else f"the receiver's disk lost at {at}"
+    return (f"S3 refuses connections for 1h; {loss} · a Stalwart 0.16 sender · lanes: replies, the disk, "
+            "who holds a copy, the outcome")

@@ -59,7 +59,7 @@ REDRAWS = {
             ("delivery panel, 1-day outage (503@0-1d)", ("faults", "503@0-1d"), "maxRetries", _SLIDE)],
     "01_": [("PUT panel, 01's default (503@0-20s, maxRetries 5)", None, "maxRetries", _SLIDE)],
     "02_": [("verify panel, 02's default (lost-write@0-10s, maxRetries 5)", None, "verifyAfterWrite", [0, 1] * 5)],
-    "03_": [("delivery panel, default (503@0-1h)", None, "maxRetries", _SLIDE)],
+    "03_": [("delivery panel, 03's default (timeout@0-30m, a Postfix sender)", None, "maxRetries", _SLIDE)],
     "04_": [("side-by-side panel, the 4 cases", None, "case", [0, 1, 2, 3, 2] * 2)],
     "05_": [("delivery panel, 503@0-9m, maxRetries 10, latency 29s", None, "maxRetries", _SLIDE)],
 }

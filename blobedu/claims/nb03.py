@@ -5,7 +5,7 @@ import json
 from ..realmta import TRANSCRIPTS
 from ..schedules import DAY, MINUTE, attempt_times, sender_schedule
 from . import Input, Model, Source
-from .helpers import dur, spaced, tol
+from .helpers import delivered_at, dur, hours, spaced, tol
 
 
 def _postfix_steady_gap() -> float:
@@ -21,7 +21,6 @@ def _sessions(*faults: str) -> int:
 
 CLAIMS = [
     Model("4d06h", lambda: dur(tol("exim").last_try_at)),
-    Model("28 hours", lambda: f"{round(tol('stalwart').longest_outage_delivered / 3600)} hours"),
     Input("6-hour 2 days", "refused@0-6h (delivered at the 1d04h try) and an outage that ends at 2 d (bounced at 3 d)"),
     Model("1 d and 3 d", lambda: " and ".join(f"{i / DAY:g} d" for i in sender_schedule("stalwart").intervals[-2:])),
     Model("3 d", lambda: f"{sender_schedule('stalwart').expire / DAY:g} d"),
@@ -35,3 +34,18 @@ CLAIMS = [
     Model("28 s", lambda: f"{json.loads((TRANSCRIPTS / 'postfix_long.json').read_text())['plug']:g} s"),
 ]
 
+
+
+def _stalwart_try_before_last() -> float:
+    return attempt_times(sender_schedule("stalwart"), 5 * DAY, attempt_cost=1.0)[-2]
+
+
+# the predict-then-see answer (a 6-hour outage) and the outage slider (blobedu.experiments.FATE_OUTAGES)
+CLAIMS += [
+    Input("6 hours", "the predict cell's outage: refused@0-6h"),
+    Model("22 h", lambda: hours(delivered_at("refused@0-6h") - 6 * 3600)),
+    Model("4h02m", lambda: dur(_stalwart_try_before_last())),
+    Model("7h05m", lambda: dur(delivered_at("refused@0-6h", sender="postfix"))),
+    Model("6h", lambda: dur(delivered_at("refused@0-6h", sender="exim"))),
+    Input("2d 2-day", "the outage slider's 2d position: refused@0-2d (blobedu.experiments.FATE_OUTAGES)"),
+]

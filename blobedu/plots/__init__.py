@@ -60,10 +60,10 @@ plot_delivery`` keeps working.
 from __future__ import annotations
 
 from .lanes import (_fault_kind, _request_lanes, _scale_note, _sleep_lane, delay_curve, delay_series,
-                    delivery_lanes, outage_windows, put_lanes, reply_code, reply_kind, result_kind, s3_state_bars,
+                    delivery_lanes, fate_lanes, outage_windows, put_lanes, reply_code, reply_kind, result_kind, s3_state_bars,
                     schedule_lanes, version_lanes, version_traces)
 from .render import (PANEL_RC, SERIES, TimelineFigure, _label_runs, _place, _rows, draw, draw_stack, new_figure, plot_delay_curve,
-                     plot_delivery, plot_put, plot_schedules, plot_versions, png_base64, png_bytes)
+                     plot_delivery, plot_fates, plot_put, plot_schedules, plot_versions, png_base64, png_bytes)
 from .timeline import (AUTO_LINEAR_MAX, DAY, GREY, HOUR, LANE_SETS, LINSCALE, MINUTE, OKABE_ITO, OUTAGE_COLOR, OUTAGE_LEGEND,
                        REPRESENTATIVE_VERSIONS, SCALES, STYLES, Axis, Bar, Lane, Mark, Style, Timeline, _horizon,
                        time_axis, time_unit)
@@ -71,7 +71,7 @@ from .timeline import (AUTO_LINEAR_MAX, DAY, GREY, HOUR, LANE_SETS, LINSCALE, MI
 __all__ = [
     "AUTO_LINEAR_MAX", "Axis", "Bar", "DAY", "GREY", "HOUR", "LANE_SETS", "LINSCALE", "Lane", "MINUTE", "Mark", "OKABE_ITO",
     "OUTAGE_COLOR", "OUTAGE_LEGEND", "PANEL_RC", "REPRESENTATIVE_VERSIONS", "SCALES", "SERIES", "STYLES", "Style", "Timeline",
-    "TimelineFigure", "delay_curve", "delay_series", "delivery_lanes", "draw", "draw_stack", "new_figure", "outage_windows",
+    "TimelineFigure", "delay_curve", "delay_series", "delivery_lanes", "draw", "fate_lanes", "plot_fates", "draw_stack", "new_figure", "outage_windows",
     "plot_delay_curve", "plot_delivery", "plot_put", "plot_schedules", "plot_versions", "png_base64", "png_bytes", "put_lanes",
     "reply_code", "reply_kind", "result_kind", "s3_state_bars", "schedule_lanes", "time_axis", "time_unit",
     "version_lanes", "version_traces",

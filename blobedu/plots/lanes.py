@@ -370,3 +370,46 @@ def delay_series(points: Union[Sequence[dict], Mapping[str, Sequence[dict]]]) ->
             "lost": [(p["outage"], p["outage"]) for p in pts if p["fate"] == "lost"],
         }
     return out
+
+
+def fate_lanes(traces: Mapping[str, DeliveryTrace], outage: Union[str, float], horizon: Union[str, float] = 6.5 * DAY,
+               names: Optional[Mapping[str, str]] = None, headline: str = "") -> Timeline:
+    """One lane per sender, the same outage: its tries (by reply), its queue, and the message's fate.
+
+    ``traces`` maps a sender to a real delivery through ``refused@0-OUTAGE`` (e.g.
+    :func:`blobedu.experiments.sender_fates`).  The axis is fixed at ``horizon`` so frames of different
+    outages line up.  Where the last try comes long before the bounce (a 0.16 Stalwart sender: 1d04h,
+    then nothing until 3 d), that gap is drawn and labelled.
+    """
+    outage_s, horizon = parse_duration(outage), parse_duration(horizon)
+    axis = time_axis(horizon, "symlog", linthresh=MINUTE)
+    names = dict(names or {})
+    lanes, fates = [], []
+    for sender, trace in traces.items():
+        name = names.get(sender, sender)
+        bounce = next((d["t"] for d in trace.dsns if d["kind"] == "failed"), None)
+        end = trace.delivered_at if trace.fate == "delivered" else bounce
+        end_at = min(end, horizon) if end is not None else horizon
+        bars = [Bar(0.0, end_at, "queued", "queued", False, end is None or end > horizon)]
+        marks = [Mark(s.t, reply_code(s.reply), reply_kind(s.reply)) for s in trace.sessions if s.t <= horizon]
+        marks += [Mark(d["t"], "delay DSN", "dsn-delayed") for d in trace.dsns
+                  if d["kind"] == "delayed" and d["t"] <= horizon]
+        if trace.fate == "delivered":
+            what = f"delivered at {format_duration(trace.delivered_at)}"
+            marks.append(Mark(trace.delivered_at, f"250 at {format_duration(trace.delivered_at)}", "mailbox", True))
+        elif bounce is not None:
+            what = f"bounced at {format_duration(bounce)}"
+            marks.append(Mark(bounce, f"bounce {format_duration(bounce)}", "bounce", True))
+            last = max(s.t for s in trace.sessions)
+            if bounce - last > 6 * 3600:
+                bars.append(Bar(last, bounce, f"last try {format_duration(last)}: no try until the bounce",
+                                "no-more-tries", True))
+        else:
+            what = trace.fate
+        fates.append(f"{name} {what}")
+        lanes.append(Lane(f"fate:{sender}", f"{name}\n{what}", bars=bars, marks=sorted(marks, key=lambda m: m.t),
+                          height=1.2, labelled=True))
+    return Timeline(f"S3 refuses connections from 0 to {format_duration(outage_s)}; each sender is a real delivery "
+                    "over SMTP to a Stalwart 0.16 receiver; marks: each try's reply",
+                    "; ".join(fates), horizon, axis, lanes, [(0.0, outage_s)] if outage_s else [],
+                    f"time since the message was first sent{_scale_note(axis)}", headline=headline)

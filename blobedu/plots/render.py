@@ -18,7 +18,7 @@ from matplotlib.ticker import NullLocator
 
 from ..durations import format_duration
 from ..trace import DeliveryTrace, StoreTrace
-from .lanes import _scale_note, delay_series, delivery_lanes, put_lanes, schedule_lanes, version_lanes
+from .lanes import _scale_note, delay_series, delivery_lanes, fate_lanes, put_lanes, schedule_lanes, version_lanes
 from .timeline import (DAY, GREY, LINSCALE, MINUTE, OUTAGE_COLOR, OUTAGE_LEGEND, STYLES, Axis, Bar, Mark, Style,
                        Timeline, _C, time_axis)
 
@@ -465,6 +465,12 @@ def plot_schedules(schedules: Sequence[Any] = ("stalwart", "postfix", "exim", "r
                    horizon: Union[str, float] = 5 * DAY, ax=None, scale: str = "auto") -> Figure:
     """The senders' attempt times side by side, if every attempt fails, up to ``horizon``."""
     return draw(schedule_lanes(schedules, horizon, scale), ax)
+
+
+def plot_fates(traces: Mapping[str, DeliveryTrace], outage, horizon=6.5 * DAY, names=None, headline: str = "",
+               ax=None) -> Figure:
+    """Each sender's fate in one outage, one lane per sender (:func:`~blobedu.plots.lanes.fate_lanes`)."""
+    return draw(fate_lanes(traces, outage, horizon, names, headline), ax)
 
 
 def plot_versions(traces: Mapping[str, StoreTrace], ax=None, scale: str = "auto") -> Figure:
