@@ -168,3 +168,37 @@ def table(rows: list[dict], columns: list[str] | None = None) -> str:
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
     return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+class Table:
+    """Rows of dicts that a notebook renders as an HTML table, and everything else as :func:`table`'s text.
+
+    A notebook cell that ends with ``Table(rows)`` shows a real table in JupyterLab, nbviewer and the
+    static site (teaching.md, 7: no 200-character text lines); ``str()`` and the ``text/plain`` output
+    stay the plain-text table, so the CLI, logs and nbval's comparison read the same rows.
+    ``caption`` is a short line above the table (what to notice); ``columns`` picks and orders them.
+    """
+
+    def __init__(self, rows: list[dict], columns: list[str] | None = None, caption: str | None = None) -> None:
+        self.rows = [dict(r) for r in rows]
+        self.columns = list(columns or (list(self.rows[0]) if self.rows else []))
+        self.caption = caption
+
+    def __str__(self) -> str:
+        body = table(self.rows, self.columns or None)
+        return f"{self.caption}\n{body}" if self.caption else body
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        if not self.rows:
+            return "<p><em>(no rows)</em></p>"
+        head = "".join(f"<th>{escape(str(c))}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f"<td>{escape(str(r.get(c, '')))}</td>" for c in self.columns) + "</tr>"
+                       for r in self.rows)
+        caption = f"<caption>{escape(self.caption)}</caption>" if self.caption else ""
+        return (f'<table class="blobedu-table">{caption}<thead><tr>{head}</tr></thead>'
+                f"<tbody>{body}</tbody></table>")
