@@ -15,6 +15,7 @@ from ..faults import FaultPlan, plan
 from ..schedules import Schedule, sender_schedule, stalwart
 from .config import FleetConfig, assign_senders
 from .cost import step_budget
+from .fastpath import FastPath
 from .kernel import Kernel, _Proc
 from .receivers import Receivers
 from .results import Copy, FleetResult, Message, Session, _Log
@@ -22,7 +23,7 @@ from .s3 import S3Driver, _Capacity
 from .senders import Senders, SendingServer, make_servers
 
 
-class Fleet(Kernel, S3Driver, Senders, Receivers):
+class Fleet(Kernel, S3Driver, Senders, Receivers, FastPath):
     """The simulation: build it with faults and a :class:`FleetConfig`, call :meth:`run`, read the results."""
 
     def __init__(self, faults=None, config: Optional[FleetConfig] = None, arrivals: Optional[Sequence[float]] = None,
@@ -84,6 +85,7 @@ class Fleet(Kernel, S3Driver, Senders, Receivers):
     def run(self) -> FleetResult:
         """Run every message to its fate, or to the horizon; returns the :class:`FleetResult`."""
         t0 = time.perf_counter()
+        self._init_fast()
         for fault in self.faults.receiver:
             if fault.kind in ("crash", "disk-loss") and fault.start >= 0:
                 self._at(fault.start, self._node_fault(fault))

@@ -206,7 +206,8 @@ class Senders:
         else:
             s = Session(t0, t0 + wait)
             m.sessions.append(s)
-        self._final_dot(m, s)
+        if not (self._fast_on and self._fast_dot(m, s)):  # .fastpath: a store loop that ends now, as plain code
+            self._final_dot(m, s)
         if s.reply is None:
             s.waiting = proc
             yield s.deadline  # or earlier, woken by the reply
