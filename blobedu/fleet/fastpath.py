@@ -1,22 +1,23 @@
-"""The fast path: a final dot whose store loop ends in the instant it starts, run as straight-line code.
+"""The fast path: Stalwart's final dot as a script of wake-ups instead of nested generators.
 
-Most final dots in a fleet meet either a working S3 or one that refuses the connection: with no
-latency, every request of Stalwart's store loop then costs nothing on the clock and the loop ends
-in the instant it began (a PUT and its HEAD, then local delivery's GET; or one refused PUT and the
-451).  The slow path runs such a dot as four or five nested generators on a new process
-(``_stalwart_dot``, ``_s3``, :func:`blobedu.policy.put`, ``policy._request``, and the same again
-for ``_local``) that never yield.  This module runs it as plain code instead, with the same effects
-in the same order: the same log entries at the same instant, the same request times, the same
-queue id, the same reply, the same wake-ups.
+A final dot's store loop is ``_stalwart_dot`` driving ``_s3`` driving :func:`blobedu.policy.put`
+driving ``policy._request``: four generators (and as many again for local delivery's GET) that
+wake at a few instants, for a few requests each.  When the S3 fault a request meets cannot change
+while the loop runs (no fault window opens or closes between its first and its last request), what
+the loop does is fixed in advance: which requests it sends at each wake-up, how long it waits
+between, and how it ends.  This module works that out once per (operation, fault, whether the
+object exists) by driving the *same* policy machine with the *same* edge rules
+(:func:`blobedu.edge.answer`, :meth:`~blobedu.edge.RequestRules.cost`), and then runs each such
+loop as a :class:`_Script`: one small object on the kernel's heap that wakes at the same instants,
+in the same order, as the generators would, and has the same effects (the same request times, log
+entries, queue ids, replies and wake-ups).  A loop that ends in the instant it starts (a working
+S3, or a refused one on a version without rust-s3's transport retry) puts nothing on the heap at all.
 
-What the store loop does at a given instant is found by driving the *same* policy machine
-(:func:`blobedu.policy.put` / :func:`~blobedu.policy.get`) with the *same* edge rules
-(:func:`blobedu.edge.answer`, :meth:`RequestRules.cost`), once per (operation, fault, whether the
-object exists): if every request it sends costs 0 seconds and it never sleeps, the run is
-*synchronous* and its outcome, request count and whether it stored the object are kept.  Anything
-else (a sleep, a timeout, a latency, S3's capacity, the spool receiver) goes the slow path, which
-is unchanged.  ``Fleet.fast = False`` turns the fast path off; ``tests/test_fleet_fastpath.py``
-checks that both give the same :class:`~blobedu.fleet.results.FleetResult`, message by message.
+Anything else takes the slow path, unchanged: a fault window that opens or closes during the loop,
+a request that hangs for good (a silent S3 on v0.8.2-v0.15.x), S3's capacity (a token bucket with
+state), the write-ahead spool, and a crash, which ends a script as it ends a generator (``close``).
+``Fleet.fast = False`` turns the fast path off; ``tests/test_fleet_fastpath.py`` checks that both
+give the same :class:`~blobedu.fleet.results.FleetResult`, message by message.
 """
 
 from __future__ import annotations
@@ -26,74 +27,143 @@ from typing import Optional
 from .. import policy
 from ..edge import answer
 from .config import REPLY_TEMPFAIL
+from .kernel import _Proc
 from .results import Copy, Message, Session
 from .s3 import _Blob
 
+#: what a store loop does when the fault it meets stays the same: ``segments`` ((requests sent at a
+#: wake-up, seconds until the next wake-up or None at the end), ...), its outcome, whether it stored
+_Plan = tuple[tuple[tuple[int, Optional[float]], ...], policy.Outcome, bool]
+
+
+class _Script:
+    """One final dot's store loop run from its plan: ``send`` is called at each wake-up, as a generator's would be."""
+
+    __slots__ = ("fleet", "m", "s", "proc", "segments", "outcome", "stored", "k", "done")
+
+    def __init__(self, fleet, m: Message, s: Session, proc: _Proc, plan: _Plan) -> None:
+        self.fleet, self.m, self.s, self.proc = fleet, m, s, proc
+        self.segments, self.outcome, self.stored = plan
+        self.k = 0
+        self.done = False
+
+    def send(self, _value) -> float:
+        fleet = self.fleet
+        now = fleet.now
+        if self.k == 0:  # _stalwart_dot's start: the body is in memory for the store loop
+            self.m.open_dots += 1
+            fleet.memory_log.add(now, 1)
+        requests, wait = self.segments[self.k]
+        self.k += 1
+        sent = fleet.request_times.append
+        for _ in range(requests):
+            sent(now)
+        if wait is not None:
+            return now + wait
+        self.done = True
+        fleet._dot_done(self.m, self.s, self.proc, self.outcome, self.stored)
+        raise StopIteration
+
+    def close(self) -> None:
+        """A crash ends the loop (``Kernel._kill``): the body leaves memory, as ``_stalwart_dot`` does on GeneratorExit."""
+        if not self.done and self.k:
+            self.done = True
+            self.fleet._end_dot(self.m, self.proc)
+
 
 class FastPath:
-    """Mixin of :class:`~blobedu.fleet.engine.Fleet`: final dots that end in the instant they start."""
+    """Mixin of :class:`~blobedu.fleet.engine.Fleet`: final dots run from plans."""
 
     #: set False (on the class or an instance, before :meth:`run`) to run every final dot the slow way
     fast = True
 
     def _init_fast(self) -> None:
         self._fast_on = bool(self.fast) and self.config.receiver == "stalwart" and self.capacity is None
-        self._sync: dict[tuple, Optional[tuple[int, policy.Outcome, bool]]] = {}
+        self._plans: dict[tuple, Optional[_Plan]] = {}
         self._has_datastore_faults = bool(self.faults.datastore)
 
-    def _fault_now(self):
-        """The fault a request sent now meets (as :meth:`S3Driver._s3` finds it)."""
-        t, fault = self.now, None
+    def _fault_at(self, t: float):
+        """The fault a request sent at ``t`` meets (as :meth:`S3Driver._s3` finds it)."""
+        fault = None
         for f in self._s3_faults:
             if f.start <= t and (f.end is None or t < f.end):
                 fault = f
         return self.rules.fault_for(fault)
 
-    def _sync_run(self, op: str, fault, in_s3: bool) -> Optional[tuple[int, policy.Outcome, bool]]:
-        """``(requests, outcome, stored)`` if ``op`` meeting ``fault`` ends in the instant it starts, else None."""
+    def _plan(self, op: str, fault, in_s3: bool) -> Optional[_Plan]:
+        """What ``op`` does meeting ``fault`` throughout (None: a request that may hang; the slow path)."""
         key = (op, fault.kind if fault is not None else None, in_s3)
         try:
-            return self._sync[key]
+            return self._plans[key]
         except KeyError:
             pass
         machine = (policy.put(self.behaviour, self.max_retries, self.verify) if op == "put"
                    else policy.get(self.behaviour, self.max_retries))
-        rules, requests, result = self.rules, 0, None
+        rules, segments, requests, result = self.rules, [], 0, None
         try:
             step = next(machine)
-            while step.__class__ is policy.Send:
-                reply, stored = answer(step.method, fault, in_s3)
-                if reply.error == "timeout" or rules.cost(reply) > 0:
-                    break  # it takes time on the clock (or may hang): the slow path
-                if stored:
-                    in_s3 = True
-                requests += 1
-                step = machine.send(reply)
+            while True:
+                if step.__class__ is policy.Send:
+                    reply, stored = answer(step.method, fault, in_s3)
+                    if reply.error == "timeout" and not rules.bounded:
+                        break  # it may hang until the fault ends, or for good: the slow path
+                    if stored:
+                        in_s3 = True
+                    requests += 1
+                    cost = rules.cost(reply)
+                    if cost > 0:
+                        segments.append((requests, cost))
+                        requests = 0
+                    step = machine.send(reply)
+                else:
+                    segments.append((requests, step.seconds))
+                    requests = 0
+                    step = machine.send(None)
         except StopIteration as done:
-            result = (requests, done.value, in_s3)
+            segments.append((requests, None))
+            result = (tuple(segments), done.value, in_s3)
         machine.close()
-        self._sync[key] = result
+        self._plans[key] = result
         return result
 
     def _fast_dot(self, m: Message, s: Session) -> bool:
-        """Run Stalwart's final dot (``Receivers._stalwart_dot``) now if it ends now; False: not handled."""
-        fault = self._fault_now()
-        run = self._sync_run("put", fault, False)
-        if run is None:
-            return False
+        """Run Stalwart's final dot (``Receivers._stalwart_dot``) from its plan; False: not handled here."""
         now = self.now
+        fault = self._fault_at(now)
+        plan = self._plan("put", fault, False)
+        if plan is None:
+            return False
+        segments = plan[0]
+        if len(segments) > 1:  # it waits: the fault must be the same at every wake-up
+            t = now
+            for _, wait in segments[:-1]:
+                t = t + wait
+                if self._fault_at(t) is not fault:
+                    return False
         if self._has_datastore_faults and self.faults.datastore_fails_at(now, "reserve"):
             self._session_closed()
             self._reply(s, REPLY_TEMPFAIL)
             return True
-        requests, outcome, stored = run
-        memory = self.memory_log
-        memory.add(now, 1)  # the body in memory for the store loop (m.open_dots goes 1 and back to 0)
-        sent = self.request_times.append
-        for _ in range(requests):
-            sent(now)
-        memory.add(now, -1)
-        self._session_closed()
+        if len(segments) == 1:  # it ends now: no process at all
+            requests = segments[0][0]
+            m.open_dots += 1
+            self.memory_log.add(now, 1)
+            sent = self.request_times.append
+            for _ in range(requests):
+                sent(now)
+            self._dot_done(m, s, None, plan[1], plan[2])
+            return True
+        proc = _Proc()
+        proc.gen = _Script(self, m, s, proc, plan)
+        self._step(proc, None)
+        if proc.alive:
+            self._dots[proc] = (m, s)
+        return True
+
+    def _dot_done(self, m: Message, s: Session, proc: Optional[_Proc], outcome: policy.Outcome, stored: bool) -> None:
+        """The end of ``_stalwart_dot`` after its store loop: the body leaves memory; commit, local delivery, the reply."""
+        self._end_dot(m, proc)
+        now = self.now
         if outcome.ok and self._has_datastore_faults and self.faults.datastore_fails_at(now, "commit"):
             self._reply(s, REPLY_TEMPFAIL)
         elif outcome.ok:
@@ -104,9 +174,10 @@ class FastPath:
                 copy.durable_at = now
                 m.in_s3 = True
             m.copies.append(copy)
-            local = self._sync_run("get", fault, stored)
-            if local is not None and local[1].ok and local[1].found:
-                for _ in range(local[0]):
+            local = self._plan("get", self._fault_at(now), stored)
+            if local is not None and len(local[0]) == 1 and local[1].ok and local[1].found:
+                sent = self.request_times.append
+                for _ in range(local[0][0][0]):
                     sent(now)
                 copy.mailbox_at = now
             else:
@@ -114,4 +185,3 @@ class FastPath:
             self._reply(s, self.queued_reply.format(queue_id=next(self._queue_ids)))
         else:
             self._reply(s, REPLY_TEMPFAIL)
-        return True
