@@ -135,6 +135,7 @@ class Senders:
     """Mixin of :class:`~blobedu.fleet.engine.Fleet`: the senders' processes."""
 
     def _sender(self, m: Message, proc: _Proc):
+        """A message's attempts: wait for a slot on its server, a session (:meth:`_session`, inline), then retry or bounce."""
         schedule, wait = self.schedules[m.sender], self.waits[m.sender]
         server: Optional[SendingServer] = m.server
         runs_from = self.runs_from if server is None or self.runs_from is None else server.runs_from
@@ -142,15 +143,15 @@ class Senders:
         failures: list[float] = []
         self.backlog_log.add(self.now, 1)
         transfer = self.transfer_seconds
+        fast = self._fast_on
+        sessions = m.sessions
         while True:
             s: Optional[Session] = None
-            if server is not None and server.suspended_until > self.now:
-                pass  # Postfix: the destination is dead, the message is deferred without a session
-            elif server is None:
-                s = yield from self._session(m, proc, wait, transfer)
-            else:
-                granted = True
-                if server.busy < server.limit() and not server.waiting:
+            granted = True
+            if server is not None:
+                if server.suspended_until > self.now:
+                    granted = False  # Postfix: the destination is dead, the message is deferred without a session
+                elif server.busy < server.window and not server.waiting:
                     server.busy += 1
                 else:
                     server.waiting.append(proc)
@@ -160,10 +161,41 @@ class Senders:
                     if granted and server.suspended_until > self.now:
                         server.busy -= 1  # the destination died meanwhile: defer, give the slot back
                         granted = False
-                if granted:
-                    if server.peak < server.busy:
-                        server.peak = server.busy
-                    s = yield from self._session(m, proc, wait, transfer)
+                if granted and server.peak < server.busy:
+                    server.peak = server.busy
+            if granted:
+                # one SMTP session (_session): connect, or be refused at the receiver's cap; send; the reply
+                t0 = self.now
+                if self.open_sessions >= self.max_connections:
+                    s = Session(t0, t0)
+                    s.reply, s.ended = "refused", t0  # the listener accepts and drops it (listen.rs:258-283@v0.16.18)
+                    sessions.append(s)
+                    self.sessions_refused += 1
+                else:
+                    self._session_opened()
+                    if transfer > 0:
+                        s = Session(t0, t0 + transfer + wait)
+                        sessions.append(s)
+                        s.waiting = proc
+                        self._connecting[proc] = (m, s)
+                        yield t0 + transfer
+                        s.waiting = None
+                        self._connecting.pop(proc, None)
+                        if s.reply is None:  # else dropped by a crash before the final dot
+                            s.deadline = self.now + wait
+                    else:
+                        s = Session(t0, t0 + wait)
+                        sessions.append(s)
+                    if s.reply is None:
+                        if not (fast and self._fast_dot(m, s)):  # .fastpath: the store loop from its plan
+                            self._final_dot(m, s)
+                        if s.reply is None:
+                            s.waiting = proc
+                            yield s.deadline  # or earlier, woken by the reply
+                            s.waiting = None
+                            if s.reply is None:  # a reply landing exactly on the deadline loses the tie, as in deliver()
+                                s.reply, s.ended = "timeout", s.deadline
+                if server is not None:
                     self._free_slot(server, s.reply not in NO_REPLY)
             now = self.now
             if s is not None and s.reply.startswith("2"):
@@ -183,7 +215,11 @@ class Senders:
             return
 
     def _session(self, m: Message, proc: _Proc, wait: float, transfer: float):
-        """One SMTP session: connect (or be refused at the receiver's cap), send, wait for the final-dot reply."""
+        """One SMTP session: connect (or be refused at the receiver's cap), send, wait for the final-dot reply.
+
+        :meth:`_sender` runs this inline (one generator frame fewer per wake-up); kept for callers
+        that drive one session on its own.
+        """
         t0 = self.now
         if self.open_sessions >= self.max_connections:
             s = Session(t0, t0)
@@ -206,7 +242,7 @@ class Senders:
         else:
             s = Session(t0, t0 + wait)
             m.sessions.append(s)
-        if not (self._fast_on and self._fast_dot(m, s)):  # .fastpath: a store loop that ends now, as plain code
+        if not (self._fast_on and self._fast_dot(m, s)):
             self._final_dot(m, s)
         if s.reply is None:
             s.waiting = proc
