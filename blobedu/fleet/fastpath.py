@@ -22,6 +22,7 @@ give the same :class:`~blobedu.fleet.results.FleetResult`, message by message.
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from .. import policy
@@ -81,14 +82,29 @@ class FastPath:
         self._fast_on = bool(self.fast) and self.config.receiver == "stalwart" and self.capacity is None
         self._plans: dict[tuple, Optional[_Plan]] = {}
         self._has_datastore_faults = bool(self.faults.datastore)
+        self._fault_span: tuple = (0.0, -1.0, None)  # (from, to, fault): none known yet
 
     def _fault_at(self, t: float):
-        """The fault a request sent at ``t`` meets (as :meth:`S3Driver._s3` finds it)."""
-        fault = None
+        """The fault a request sent at ``t`` meets (as :meth:`S3Driver._s3` finds it).
+
+        The answer holds between two edges of the fault windows, so the last one is kept with its span.
+        """
+        lo, hi, known = self._fault_span
+        if lo <= t < hi:
+            return known
+        fault, lo, hi = None, -math.inf, math.inf
         for f in self._s3_faults:
             if f.start <= t and (f.end is None or t < f.end):
                 fault = f
-        return self.rules.fault_for(fault)
+            for edge in (f.start, f.end):  # the span around t with no edge inside
+                if edge is not None:
+                    if edge <= t:
+                        lo = max(lo, edge)
+                    else:
+                        hi = min(hi, edge)
+        known = self.rules.fault_for(fault)
+        self._fault_span = (lo, hi, known)
+        return known
 
     def _plan(self, op: str, fault, in_s3: bool) -> Optional[_Plan]:
         """What ``op`` does meeting ``fault`` throughout (None: a request that may hang; the slow path)."""
