@@ -155,11 +155,17 @@ def assign_senders(shares: Sequence[tuple[str, float]], n: int) -> list[str]:
     """Which sender sends each of ``n`` messages: smooth weighted round robin, so every prefix keeps the shares."""
     credit = [0.0] * len(shares)
     total = sum(s for _, s in shares)
-    out = []
+    weights = [share for _, share in shares]
+    kinds = range(len(shares))
+    out: list[str] = []
     for _ in range(n):
-        for k, (_, share) in enumerate(shares):
-            credit[k] += share
-        best = max(range(len(shares)), key=lambda k: credit[k])
+        for k in kinds:
+            credit[k] += weights[k]
+        best = max(kinds, key=credit.__getitem__)
         credit[best] -= total
         out.append(shares[best][0])
+        if not any(credit):  # back where it started: the rest repeats this cycle exactly (100,000s of messages)
+            cycle = out
+            out = cycle * (n // len(cycle)) + cycle[:n % len(cycle)]
+            break
     return out

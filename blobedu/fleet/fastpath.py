@@ -32,6 +32,9 @@ from .kernel import _Proc
 from .results import Copy, Message, Session
 from .s3 import _Blob
 
+_IN_S3 = _Blob()
+_IN_S3.in_s3 = True
+
 #: what a store loop does when the fault it meets stays the same: ``segments`` ((requests sent at a
 #: wake-up, seconds until the next wake-up or None at the end), ...), its outcome, whether it stored
 _Plan = tuple[tuple[tuple[int, Optional[float]], ...], policy.Outcome, bool]
@@ -184,11 +187,12 @@ class FastPath:
             self._reply(s, REPLY_TEMPFAIL)
         elif outcome.ok:
             copy = Copy(now)
-            blob = copy.blob = _Blob()
-            if stored:
-                blob.in_s3 = True
+            if stored:  # one shared blob for every copy in S3: nothing ever takes a blob out of S3
+                copy.blob = _IN_S3
                 copy.durable_at = now
                 m.in_s3 = True
+            else:
+                copy.blob = _Blob()
             m.copies.append(copy)
             local = self._plan("get", self._fault_at(now), stored)
             if local is not None and len(local[0]) == 1 and local[1].ok and local[1].found:
