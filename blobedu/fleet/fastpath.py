@@ -86,6 +86,8 @@ class FastPath:
         self._plans: dict[tuple, Optional[_Plan]] = {}
         self._has_datastore_faults = bool(self.faults.datastore)
         self._fault_span: tuple = (0.0, -1.0, None)  # (from, to, fault): none known yet
+        self._dot_span: tuple = (0.0, -1.0, None, None)  # (from, to, fault, the final dot's plan)
+        self._local_now: dict[tuple, Optional[int]] = {}  # (id(fault), stored): local delivery at once?
 
     def _fault_at(self, t: float):
         """The fault a request sent at ``t`` meets (as :meth:`S3Driver._s3` finds it).
@@ -145,11 +147,22 @@ class FastPath:
         self._plans[key] = result
         return result
 
+    def _local_at_once(self, fault, stored: bool) -> Optional[int]:
+        """How many requests local delivery's GET sends if it reaches the mailbox in the instant it starts, else None."""
+        local = self._plan("get", fault, stored)
+        if local is not None and len(local[0]) == 1 and local[1].ok and local[1].found:
+            return local[0][0][0]
+        return None
+
     def _fast_dot(self, m: Message, s: Session) -> bool:
         """Run Stalwart's final dot (``Receivers._stalwart_dot``) from its plan; False: not handled here."""
         now = self.now
-        fault = self._fault_at(now)
-        plan = self._plan("put", fault, False)
+        lo, hi, fault, plan = self._dot_span
+        if not lo <= now < hi:  # the fault, and so the plan, holds until the next fault edge
+            fault = self._fault_at(now)
+            lo, hi, _ = self._fault_span
+            plan = self._plan("put", fault, False)
+            self._dot_span = (lo, hi, fault, plan)
         if plan is None:
             return False
         segments = plan[0]
@@ -194,10 +207,14 @@ class FastPath:
             else:
                 copy.blob = _Blob()
             m.copies.append(copy)
-            local = self._plan("get", self._fault_at(now), stored)
-            if local is not None and len(local[0]) == 1 and local[1].ok and local[1].found:
+            fault = self._fault_at(now)
+            key = (id(fault), stored)
+            requests = self._local_now.get(key, -1)
+            if requests == -1:
+                requests = self._local_now[key] = self._local_at_once(fault, stored)
+            if requests is not None:
                 sent = self.request_times.append
-                for _ in range(local[0][0][0]):
+                for _ in range(requests):
                     sent(now)
                 copy.mailbox_at = now
             else:
