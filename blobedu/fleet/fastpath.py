@@ -178,12 +178,12 @@ class FastPath:
             return True
         if len(segments) == 1:  # it ends now: no process at all
             requests = segments[0][0]
-            m.open_dots += 1
-            self.memory_log.add(now, 1)
             sent = self.request_times.append
             for _ in range(requests):
                 sent(now)
-            self._dot_done(m, s, None, plan[1], plan[2])
+            # the body enters and leaves memory in this instant (m.open_dots 1 and back to 0): the
+            # memory log nets changes at one instant, so that +1 and -1 are left out of it
+            self._dot_done(m, s, None, plan[1], plan[2], held=False)
             return True
         proc = _Proc()
         proc.gen = _Script(self, m, s, proc, plan)
@@ -192,9 +192,13 @@ class FastPath:
             self._dots[proc] = (m, s)
         return True
 
-    def _dot_done(self, m: Message, s: Session, proc: Optional[_Proc], outcome: policy.Outcome, stored: bool) -> None:
+    def _dot_done(self, m: Message, s: Session, proc: Optional[_Proc], outcome: policy.Outcome, stored: bool,
+                  held: bool = True) -> None:
         """The end of ``_stalwart_dot`` after its store loop: the body leaves memory; commit, local delivery, the reply."""
-        self._end_dot(m, proc)
+        if held:
+            self._end_dot(m, proc)
+        else:  # Receivers._end_dot for a body held for no time: only the session ends
+            self._session_closed()
         now = self.now
         if outcome.ok and self._has_datastore_faults and self.faults.datastore_fails_at(now, "commit"):
             self._reply(s, REPLY_TEMPFAIL)
@@ -206,7 +210,10 @@ class FastPath:
                 m.in_s3 = True
             else:
                 copy.blob = _Blob()
-            m.copies.append(copy)
+            if m.copies:
+                m.copies.append(copy)
+            else:
+                m.copies = [copy]  # a list of one, not an empty list grown to four
             fault = self._fault_at(now)
             key = (id(fault), stored)
             requests = self._local_now.get(key, -1)

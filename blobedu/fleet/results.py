@@ -213,7 +213,7 @@ class FleetResult:
         requests = np.frombuffer(fleet.request_times, dtype=float)
         counts = np.histogram(requests, bins=np.append(grid, span + step))[0] if len(requests) else np.zeros(n)
         if len(requests):
-            per_second = np.bincount(np.floor(requests).astype(np.int64))
+            per_second = np.bincount(np.floor(requests).astype(np.int64))  # requests in each whole second
             starts = np.minimum(np.floor(grid).astype(np.int64), len(per_second) - 1)
             peak_rate = np.maximum.reduceat(per_second, starts)
             peak_rate = np.where(np.floor(grid) < len(per_second), peak_rate, 0)
@@ -229,7 +229,7 @@ class FleetResult:
             "spool_bytes": (_level(fleet.spool_log, grid, step) * size).tolist(),
             "receiver_sessions": _level(fleet.sessions_log, grid, step).tolist(),
         }
-        peak_second = int(np.bincount(np.floor(requests).astype(np.int64)).max()) if len(requests) else 0
+        peak_second = int(per_second.max()) if len(requests) else 0  # the same bincount as above
         peaks = {"sender_backlog": _peak(fleet.backlog_log),
                  "receiver_memory_bytes": _peak(fleet.memory_log) * size,
                  "receiver_sessions": _peak(fleet.memory_log) if fleet.config.receiver == "stalwart" else 0,
