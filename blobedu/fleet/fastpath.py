@@ -51,22 +51,28 @@ class _Script:
         self.k = 0
         self.done = False
 
-    def send(self, _value) -> float:
+    def send(self, _value) -> Optional[float]:
+        """Send this wake-up's requests; the next wake-up's time, or None at the end (the process is then over)."""
         fleet = self.fleet
         now = fleet.now
-        if self.k == 0:  # _stalwart_dot's start: the body is in memory for the store loop
+        k = self.k
+        if k == 0:  # _stalwart_dot's start: the body is in memory for the store loop
             self.m.open_dots += 1
-            fleet.memory_log.add(now, 1)
-        requests, wait = self.segments[self.k]
-        self.k += 1
-        sent = fleet.request_times.append
-        for _ in range(requests):
-            sent(now)
+            log = fleet.memory_log
+            log.times.append(now)  # _Log.add(now, 1), inline
+            log.deltas.append(1)
+        requests, wait = self.segments[k]
+        self.k = k + 1
+        if requests:
+            sent = fleet.request_times.append
+            for _ in range(requests):
+                sent(now)
         if wait is not None:
             return now + wait
         self.done = True
+        self.proc.alive = False  # as a generator that returned (cheaper than raising StopIteration)
         fleet._dot_done(self.m, self.s, self.proc, self.outcome, self.stored)
-        raise StopIteration
+        return None
 
     def close(self) -> None:
         """A crash ends the loop (``Kernel._kill``): the body leaves memory, as ``_stalwart_dot`` does on GeneratorExit."""

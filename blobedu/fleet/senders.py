@@ -141,7 +141,9 @@ class Senders:
         runs_from = self.runs_from if server is None or self.runs_from is None else server.runs_from
         queued = m.arrival
         failures: list[float] = []
-        self.backlog_log.add(self.now, 1)
+        backlog = self.backlog_log
+        backlog.times.append(self.now)  # backlog_log.add(now, 1), inline
+        backlog.deltas.append(1)
         transfer = self.transfer_seconds
         fast = self._fast_on
         sessions = m.sessions
@@ -267,8 +269,10 @@ class Senders:
             self._wake(proc)
 
     def _release(self, m: Message) -> None:
-        m.released_at = self.now
-        self.backlog_log.add(self.now, -1)
+        m.released_at = now = self.now
+        backlog = self.backlog_log
+        backlog.times.append(now)  # backlog_log.add(now, -1), inline
+        backlog.deltas.append(-1)
 
     def _reply(self, s: Session, text: str) -> None:
         """The receiver answers the final dot; the sender hears it only if it is still waiting."""
