@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import time
 from array import array
@@ -83,7 +84,22 @@ class Fleet(Kernel, S3Driver, Senders, Receivers, FastPath):
         self.wall_seconds = 0.0
 
     def run(self) -> FleetResult:
-        """Run every message to its fate, or to the horizon; returns the :class:`FleetResult`."""
+        """Run every message to its fate, or to the horizon; returns the :class:`FleetResult`.
+
+        The cyclic garbage collector is paused while it runs (and restored after): the run makes
+        millions of small objects that live to its end, which the collector would walk again and
+        again (a fifth of the time at 1,000,000 messages) to find almost nothing, since every
+        process ends without leaving a cycle behind.
+        """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self) -> FleetResult:
         t0 = time.perf_counter()
         self._init_fast()
         for fault in self.faults.receiver:

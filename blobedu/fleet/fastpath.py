@@ -70,15 +70,17 @@ class _Script:
         if wait is not None:
             return now + wait
         self.done = True
-        self.proc.alive = False  # as a generator that returned (cheaper than raising StopIteration)
-        fleet._dot_done(self.m, self.s, self.proc, self.outcome, self.stored)
+        proc, self.proc = self.proc, None  # no cycle left (proc.gen is this script): freed without the cyclic GC
+        proc.alive = False  # as a generator that returned (cheaper than raising StopIteration)
+        fleet._dot_done(self.m, self.s, proc, self.outcome, self.stored)
         return None
 
     def close(self) -> None:
         """A crash ends the loop (``Kernel._kill``): the body leaves memory, as ``_stalwart_dot`` does on GeneratorExit."""
         if not self.done and self.k:
             self.done = True
-            self.fleet._end_dot(self.m, self.proc)
+            proc, self.proc = self.proc, None
+            self.fleet._end_dot(self.m, proc)
 
 
 class FastPath:
