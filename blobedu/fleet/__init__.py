@@ -58,10 +58,13 @@ The interpreter stepping generators.  Profiled with cProfile (``benchmarks/fleet
 without the profiler): half the time is the generators' own code (the store-loop driver ``_s3``,
 ``policy.put``/``_request``, the sender and final-dot processes, ``send`` frame switches), about
 7 % heap pushes and pops, 7 % recording the series, 5 % assigning senders, the rest schedule
-arithmetic and bookkeeping; about 10 µs per SMTP session.  Real senders (revision 2) cost about
-35 µs of CPU per SMTP session on this machine (10,000 messages: 1.2 s of CPU for the whole command;
-100,000: 9.3 s and 183 MB; benchmarks/README.md), so 1,000,000 messages would take about 95 s: the
-goal of 20 s needs a cheaper path for the messages that meet no fault, not yet built.  So the cost grows with *steps*:
+arithmetic and bookkeeping; about 10 µs per SMTP session.  A final dot whose S3 fault cannot change
+while it runs goes the fast path (:mod:`.fastpath`): its store loop runs from a plan worked out once
+by the same policy machines, as one small object on the heap (or none, when it ends at once), not
+four or five generators; wake-ups for the current instant skip the heap; the cyclic GC is paused
+during a run.  With real senders that is about 15 µs of CPU per SMTP session (10,000 messages in
+0.38 s of CPU, 200,000 in 7.4 s and 295 MB, 1,000,000 in 44 s and 1.3 GB: benchmarks/README.md,
+short of issue #21's goal of 20 s and 1 GB at 1,000,000).  So the cost grows with *steps*:
 messages × attempts during the outage × requests per attempt.  A 503 storm with maxRetries 10 or
 a write-ahead spool (every spooled message retries its upload every minute: 918,055 requests for
 the same day) cost 2 to 10 times more.  What keeps it there: zero-cost requests (a refused connect,
@@ -83,7 +86,8 @@ Where each part lives
 :mod:`.config` the scenario and its checks; :mod:`.kernel` the heap, the clock and the lazy
 arrivals; :mod:`.s3` the store loop's driver and S3's capacity; :mod:`.senders` the sending
 side; :mod:`.receivers` Stalwart's final dot, the spool, local delivery and the node faults;
-:mod:`.results` the per-message records and the summary; :mod:`.engine` joins them.  Every public
+:mod:`.results` the per-message records and the summary; :mod:`.fastpath` final dots run from
+plans; :mod:`.engine` joins them.  Every public
 name (and the one-message API: ``Fleet(faults, FleetConfig(messages=1, ...)).run().detail[0]``) is
 importable from :mod:`blobedu.fleet` as before the split.
 """
