@@ -14,6 +14,7 @@ import html
 from typing import Any, Mapping, Optional, Sequence
 
 import ipywidgets as widgets
+import matplotlib
 from matplotlib.ticker import MaxNLocator
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -22,7 +23,7 @@ from .durations import format_duration
 from .errors import BlobeduError
 from .faults import Fault, parse
 from .fleet import FleetConfig, FleetResult, parse_senders, run
-from .plots import OKABE_ITO, OUTAGE_COLOR, png_base64
+from .plots import OKABE_ITO, OUTAGE_COLOR, PANEL_RC, png_base64
 from .versions import LATEST, behaviour
 from .widgets import StoredFigure, _dropdown, _duration, _max_retries, _version_options, problem
 
@@ -342,7 +343,9 @@ class FleetPanel(StoredFigure, widgets.VBox):
             return
         self.result, self.error = result, None
         self.verdict.value = f"<b>{html.escape(text)}</b>"
-        self.png = png_base64(series_figure(result), dpi=72)
+        # drawn and encoded the way the other panels redraw (unhinted text, zlib level 1: benchmarks/redraw.py)
+        with matplotlib.rc_context(PANEL_RC):
+            self.png = png_base64(series_figure(result), dpi=72, fast=True)
         self.output.outputs = ({"output_type": "display_data", "data": {"image/png": self.png, "text/plain": text},
                                 "metadata": {}},)
 
