@@ -304,8 +304,11 @@ def operation_lanes(v: View, scale: str = "auto", headline: str = ""):
     end = trace.ended
     timeline.lanes[-1] = plots.Lane("outcome", "the user sees", marks=[plots.Mark(end, v.short, kind, True)])
     timeline.title = f"{v.operation} on Stalwart {v.version} · fault: {v.fault} · {trace.operation.upper()} loop"
-    timeline.subtitle = v.seen if len(v.seen) < 110 else v.seen[:107] + "..."
-    timeline.headline = headline
+    # the bold title says what happened in a few words (the default: the row's short label); the
+    # caption keeps the row's full sentence, wrapped, never cut mid-word
+    timeline.subtitle = v.seen
+    when = "never ends" if v.after is None else f"after {format_duration(v.after)}"
+    timeline.headline = headline or f"{v.operation}, S3 {v.fault}, Stalwart {v.version}: {v.short} ({when})"
     return timeline
 
 
