@@ -198,7 +198,7 @@ def storm_headline(storm: str, trace) -> str:
         return f"{storm} of 503s: the 250 reaches the sender in its session, at {when}: one copy"
     first = late[0]
     answer = (first.receiver_reply or "").split()[0] if first.receiver_reply else "no reply"
-    copies = "two copies" if trace.copies == 2 else f"{trace.copies} cop{'y' if trace.copies == 1 else 'ies'}"
+    copies = {1: "one copy", 2: "two copies"}.get(trace.copies, f"{trace.copies} copies")
     return (f"{storm} of 503s: the sender hangs up; the loop's {answer} at "
             f"{format_duration(first.receiver_replied_at)} goes to nobody ({len(late)} × timeout): {copies}, at {when}")
 
