@@ -62,3 +62,20 @@ def test_00s_first_figure_draws_only_who_holds_the_copy_and_the_replies():
     drawn = {m.kind for lane in timeline.lanes for m in lane.marks} | {b.kind for lane in timeline.lanes for b in lane.bars}
     # the full figure also draws S3's state, the requests, the hidden transport retries and the mailbox
     assert drawn == {"4xx", "2xx", "session", "sender queue", "receiver memory", "S3"}
+
+
+def test_store_loops_that_overlap_in_time_each_get_their_own_row():
+    """teaching.md's 05 defect: a sender that hangs up retries while the receiver's loop still runs."""
+    t = deliver(["503@0-15m"], DeliveryConfig(store=StoreConfig(max_retries=10, latency=29), sender="stalwart"))
+    first, second = t.sessions[0], t.sessions[1]
+    assert second.t < first.receiver_replied_at  # the second loop starts while the first still runs
+    timeline = delivery_lanes(t, lanes="sessions")
+    puts = timeline.lane("requests:PUT").marks
+    row_of = {m.t: m.row for m in puts}
+    assert {row_of[r["t"]] for r in first.store["requests"] if r["method"] == "PUT"} == {0}
+    assert {row_of[r["t"]] for r in second.store["requests"] if r["method"] == "PUT"} == {1}
+    sleeps = timeline.lane("sleeps").bars
+    assert {b.row for b in sleeps if first.t <= b.start < first.receiver_replied_at and b.start < second.t} == {0}
+    # loops that never overlap keep the lanes' usual single row
+    assert {m.row for m in delivery_lanes(_storm("10m"), lanes="sessions").lane("requests:PUT").marks} == {0}
+    assert {b.row for b in delivery_lanes(_storm("10m"), lanes="sessions").lane("sleeps").bars} == {None}
