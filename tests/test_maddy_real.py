@@ -85,6 +85,9 @@ def test_the_cli_refuses_an_unknown_case(capsys):
     assert err.startswith("maddy_real: ") and err.count("\n") == 1
 
 
+LIVE_SLACK = 5.0
+
+
 def _live():
     why = maddy_real.unavailable()
     if why:
@@ -96,7 +99,9 @@ def test_live_rerecording_agrees_with_the_model(tmp_path):
     names = [n for n in maddy_real.CASES if n != "timeout"]
     doc = __import__("json").loads(maddy_real.record(names, folder=tmp_path).read_text())
     for name in names:
-        assert maddy_real.compare(doc["cases"][name]) == [], name
+        # a busy machine may run late: the waits are held to minio-go's caps only loosely here (the
+        # recorded run above is held to them tightly); counts, empty bodies and replies exactly
+        assert maddy_real.compare(doc["cases"][name], slack=LIVE_SLACK) == [], name
 
 
 @pytest.mark.skipif(not os.environ.get("BLOBEDU_SLOW"), reason="the silent-S3 case costs minio-go's 60 s "
@@ -104,4 +109,4 @@ def test_live_rerecording_agrees_with_the_model(tmp_path):
 def test_live_silent_s3(tmp_path):
     _live()
     doc = __import__("json").loads(maddy_real.record(["timeout"], folder=tmp_path).read_text())
-    assert maddy_real.compare(doc["cases"]["timeout"]) == []
+    assert maddy_real.compare(doc["cases"]["timeout"], slack=LIVE_SLACK) == []

@@ -36,7 +36,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from ..endpoint import _MotoServer, error_body
+from ..endpoint import _client, _MotoServer, error_body
 from ..faults import FaultPlan
 from ..realmta import TRANSCRIPTS
 from . import maddy
@@ -89,6 +88,12 @@ def _go_env(cache: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(GO111MODULE="off", GOPATH=GOPATH, GOCACHE=str(cache), GOFLAGS="", CGO_ENABLED="0")
     return env
+
+
+def _no_proxy() -> dict[str, str]:
+    """The environment without proxy settings: the harness talks to 127.0.0.1 and nowhere else
+    (Go's ProxyFromEnvironment already skips loopback; this makes it not depend on that)."""
+    return {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
 
 
 def build(workdir: Path) -> Path:
@@ -171,7 +176,6 @@ def _noting(start_response, entry):
 def run_case(binary: Path, name: str, timeout: float = 240.0) -> dict[str, Any]:
     """One case of :data:`CASES`: moto with the fault plan, the harness's write; both sides' records."""
     from moto.server import DomainDispatcherApplication, create_backend_app
-    import boto3
 
     import logging
 
@@ -182,12 +186,11 @@ def run_case(binary: Path, name: str, timeout: float = 240.0) -> dict[str, Any]:
     server = _MotoServer(faulty)
     port = server.port
     bucket = f"maddy-{name}"
-    boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                 aws_access_key_id="blobedu-fake-key", aws_secret_access_key="blobedu-fake-secret").create_bucket(
-        Bucket=bucket)
+    _client(f"http://127.0.0.1:{port}", 30.0).create_bucket(Bucket=bucket)  # the sealed client: loopback only
     proc = subprocess.Popen([str(binary), "-endpoint", f"127.0.0.1:{port}", "-bucket", bucket, "-size", str(SIZE),
                              "-key", "maddy-blob", "-msg-id", MSG_ID],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_no_proxy())
     stopper: Optional[threading.Timer] = None
     try:
         assert proc.stderr is not None and proc.stdin is not None
