@@ -333,7 +333,7 @@ def compare(case: dict[str, Any], seed: int = 0, slack: float = SLACK) -> list[s
         if w > cap(n) + slack:
             out.append(f"wait after attempt {n + 1}: {w:.3f} s, above minio-go's cap {cap(n)} s")
     for n, a in enumerate(real[:-1]):
-        if a["end"] - a["start"] >= cap(n) and n < len(model["waits"]) and model["waits"][n] > 0:
+        if a["end"] - a["start"] >= cap(n) + slack and n < len(model["waits"]) and model["waits"][n] > 0:
             out.append(f"model waits {model['waits'][n]:.3f} s after attempt {n + 1}, which outlasted its wait")
     for n, w in enumerate(model["waits"]):
         if not 0 <= w <= cap(n):
