@@ -6,7 +6,7 @@ maddy cannot be built here (its Go modules cannot be downloaded), but the code t
 failed S3 write becomes is small: ``storage.blob.s3``'s ``Create``/``Sync`` and the SMTP endpoint's
 ``wrapErr``.  ``maddy_harness/main.go`` copies them line for line (cited there, at maddy v0.9.4)
 and links them against the real minio-go library Debian packages (``golang-github-minio-minio-go-v7-dev``,
-7.0.46; maddy pins 7.0.84, whose retry loop is the same but for two more statuses).  It is not maddy
+7.0.46; maddy pins 7.0.84, whose retry loop is the same but for a few more retried statuses and its own timeouts).  It is not maddy
 itself: go-imap-sql's delivery (which calls ``Write`` then ``Sync``) is reduced to those two calls.
 
 What a run does (:func:`run_case`)
