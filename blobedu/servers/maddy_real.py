@@ -6,8 +6,10 @@ maddy cannot be built here (its Go modules cannot be downloaded), but the code t
 failed S3 write becomes is small: ``storage.blob.s3``'s ``Create``/``Sync`` and the SMTP endpoint's
 ``wrapErr``.  ``maddy_harness/main.go`` copies them line for line (cited there, at maddy v0.9.4)
 and links them against the real minio-go library Debian packages (``golang-github-minio-minio-go-v7-dev``,
-7.0.46; maddy pins 7.0.84, whose retry loop is the same but for a few more retried statuses and its own timeouts).  It is not maddy
-itself: go-imap-sql's delivery (which calls ``Write`` then ``Sync``) is reduced to those two calls.
+7.0.46; maddy pins 7.0.84, whose retry loop is the same but for a few more retried statuses and its
+own timeouts).  It is not maddy itself: go-imap-sql's delivery (which calls ``Write`` then ``Sync``)
+is reduced to those two calls, and minio-go's bucket-location cache is warm (maddy has delivered
+before; a client that starts cold during an outage first sends ``GET ?location``, not modelled).
 
 What a run does (:func:`run_case`)
 ----------------------------------
