@@ -11,6 +11,7 @@ from typing import Any, Mapping, Optional, Sequence
 from ..durations import format_duration
 from ..errors import BlobeduError
 from . import NAMES, design
+from .design import GRADES
 
 #: The five columns of notebook 08's table: the same fault plans for every design.
 SCENARIOS: dict[str, tuple[str, ...]] = {
@@ -241,7 +242,7 @@ def grade_rows(names: Sequence[str] = NAMES) -> list[dict[str, Any]]:
     rows = []
     for n in names:
         row: dict[str, Any] = {"design": n}
-        row.update({g: sum(f.grade == g for f in design(n).facts) for g in ("code", "docs", "experiment", "unverified")})
+        row.update({g: sum(f.grade == g for f in design(n).facts) for g in GRADES})
         rows.append(row)
     return rows
 
