@@ -82,6 +82,10 @@ STYLES: dict[str, Style] = {
     "receiver memory": Style("copy in receiver memory (lost on crash)", _C["orange"], hatch="..", edge="black"),
     "spool": Style("copy in local spool", _C["reddish purple"], hatch="\\\\", edge="black"),
     "S3": Style("copy in S3", _C["bluish green"], edge=_C["bluish green"]),
+    # the holders of notebook 08's other designs (blobedu/servers/receivers.py)
+    "one of two stores": Style("copy in ONE of two stores", _C["bluish green"], hatch="//", edge="black"),
+    "local disk": Style("copy on the receiver's local disk", _C["reddish purple"], hatch="xx", edge="black"),
+    "MongoDB": Style("copy in MongoDB (GridFS)", _C["yellow"], edge="black"),
     # outcomes and events (marks)
     "mailbox": Style("in the mailbox / stored", _C["bluish green"], "*", size=13),
     "local-fail": Style("local delivery failed (retried)", _C["vermillion"], "x", edge=_C["vermillion"], size=7),
