@@ -309,3 +309,18 @@ def test_no_spool_duplicates_where_stalwart_does():
             for name, r, s in (("stalwart", "stalwart", None), ("wal", "wal", None), ("fair", "wal", FAIR))}
     assert rows["stalwart"]["duplicates"] == 1  # the duplicate-past-final-dot hazard
     assert rows["wal"]["duplicates"] == rows["fair"]["duplicates"] == 0
+
+
+def test_the_backoff_uploader_makes_about_a_fifth_of_the_upload_attempts():
+    """04's prose: the fair WAL's uploader trades a few minutes after S3 is back for about a fifth of the attempts."""
+    from blobedu.spool import FAIR
+
+    def attempts(config):
+        trace = deliver(["refused@0-6h"], config)
+        [queued] = [e for e in trace.events if e["what"] == "queued"]
+        return queued["attempts"], trace.delivered_at
+
+    naive, naive_at = attempts(WAL)
+    fair, fair_at = attempts(DeliveryConfig(receiver="wal", spool=FAIR))
+    assert 0.15 <= fair / naive <= 0.25
+    assert naive_at <= fair_at <= 6 * 3600 + FAIR.uploader.cap + 60
