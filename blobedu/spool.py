@@ -511,14 +511,16 @@ class SpoolingReceiver(Receiver):
             task = self._uploads.pop(queue_id, None)
             if task is not None:
                 task.cancel()
-        if len(self.spool_dirs) > 1:
-            self.event("replica lost", node=node, entries=len(gone), survived=len(gone) - len(lost))
         for queue_id in lost:
             acc = self._acceptance(queue_id)
             if acc is not None:
                 acc.lost_at = now
             self.custody.release(self._spans.pop(queue_id, None), now, "disk lost")
-        self.event("disk-loss", lost=len(lost))
+        if len(self.spool_dirs) > 1:  # which node, and what its replicas kept (only a replicated spool says)
+            self.event("disk-loss", lost=len(lost), node=node, replicas=len(self.spool_dirs),
+                       survived=len(gone) - len(lost))
+        else:
+            self.event("disk-loss", lost=len(lost))
         self.event("spool lost", entries=len(lost), queue_ids=[f"{q:x}" for q in lost])
 
 

@@ -363,8 +363,11 @@ def test_one_disk_loss_costs_the_fair_wal_nothing_and_three_lose_its_message():
     one = deliver(["refused@0-1h", "disk-loss@30m"], DeliveryConfig(receiver="wal", spool=FAIR))
     naive = deliver(["refused@0-1h", "disk-loss@30m"], DeliveryConfig(receiver="wal", spool=NAIVE))
     assert one.fate == "delivered" and naive.fate == "lost"
-    [replica] = [e for e in one.events if e["what"] == "replica lost"]
-    assert replica["survived"] == 1 and replica["node"] == 0
+    [replica] = [e for e in one.events if e["what"] == "disk-loss"]
+    assert replica["survived"] == 1 and replica["node"] == 0 and replica["lost"] == 0
+    from blobedu.text import render_deliver
+
+    assert "disk of spool node 1 of 3 lost: 0 spooled copies gone, 1 kept on the other nodes" in render_deliver(one)
     all3 = deliver(["refused@0-1h", "disk-loss@10m", "disk-loss@20m", "disk-loss@40m"],
                    DeliveryConfig(receiver="wal", spool=FAIR))
     assert all3.fate == "lost" and all3.accepted[0]["lost_at"] == 2400
