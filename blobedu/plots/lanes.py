@@ -19,7 +19,7 @@ def result_kind(result: Union[int, str]) -> str:
     if isinstance(result, int) or str(result).isdigit():
         code = int(result)
         return "2xx" if code < 300 else "4xx" if code < 500 else "5xx"
-    return "timeout" if result == "timeout" else "refused"
+    return "timeout" if result == "timeout" else "hung" if result == "hung" else "refused"
 
 
 def reply_code(reply: str) -> str:
@@ -133,6 +133,8 @@ def _put_lanes(trace: StoreTrace, faults, scale: str, at_least: Optional[float] 
     lanes.append(_sleep_lane(d["sleeps"], horizon, annotate_all=len(d["sleeps"]) <= 12))
     if trace.outcome == "stored":
         kind, label = ("mailbox", "stored, durable") if trace.durable else ("lost", "stored, NOT in S3")
+    elif trace.outcome == "hung":
+        kind, label = "hung", "still waiting"
     else:
         # a failed store call is an error to its caller (an SMTP 451, an IMAP NO), not a bounce: nothing is sent
         kind, label = "failed", f"{trace.outcome}: {(trace.error or '').split(':')[0]}".rstrip(": ")
@@ -242,18 +244,30 @@ def _delivery_lanes(trace: DeliveryTrace, faults, scale: str, horizon: Optional[
         outcome.marks.append(Mark(entry["t"], "mailbox" if delivered else entry["result"],
                                   "mailbox" if delivered else "local-fail", True))
     for dsn in trace.dsns:
-        if dsn["kind"] == "delayed":
+        if dsn.get("queued") is False and dsn.get("origin") != "receiver":
+            # the sender's own store refused it: nothing was sent (a dropped bounce is not a bounce)
+            what = "delay DSN" if dsn["kind"] == "delayed" else "bounce"
+            outcome.marks.append(Mark(dsn["t"], f"{what} dropped", "dsn-dropped", True))
+        elif dsn["kind"] == "delayed":
             outcome.marks.append(Mark(dsn["t"], "delay DSN", "dsn-delayed", True))
         else:
             by = " (receiver)" if dsn.get("origin") == "receiver" else ""
             outcome.marks.append(Mark(dsn["t"], f"bounce{by}", "bounce", True))
-    if trace.fate == "lost":  # the moment the last copy went: LOST, where the mailbox mark would be
+    accepted = any(reply_code(s.reply) == "250" for s in trace.sessions)
+    if trace.fate == "lost" and (accepted or not any(m.kind == "dsn-dropped" for m in outcome.marks)):
+        # the moment the last copy went: LOST, where the mailbox mark would be (a message never
+        # acknowledged, whose bounce was dropped, has its dropped-bounce mark instead)
         ends = [span["to"] for span in trace.custody if span["to"] is not None]
         gone = max(ends) if ends and all(span["to"] is not None for span in trace.custody) else trace.ended
         outcome.marks.append(Mark(gone, "LOST", "lost", True))
     outcome.marks.sort(key=lambda m: m.t)
     outcome.note = "" if outcome.marks else "nothing yet"
     lanes.append(outcome)
+    if c.get("sender_faults"):  # the sender's own blob store, where its DSNs are written
+        own = plan(list(c["sender_faults"]))
+        lanes.append(Lane("sender-s3", "sender's own S3", bars=[
+            Bar(f.start, axis.hi if f.end is None else min(f.end, axis.hi), f.kind, "sender-s3-down", True,
+                f.end is None) for f in own.s3 if f.start < axis.hi]))
 
     st = c["store"]
     sender = c["sender"] + (f" {c['sender_version']}" if c.get("sender_version") else "")
