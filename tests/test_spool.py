@@ -393,3 +393,18 @@ def test_fsync_latency_with_replicas_writes_each_entry_that_many_times():
     assert one.samples == three.samples == 5 and three.median > 0
     with pytest.raises(BlobeduError):
         fsync_latency(samples=5, replicas=0)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.integers(0, 3))
+def test_a_fair_wal_loses_an_acknowledged_copy_only_when_every_replica_is_lost(specs, seed):
+    """Any S3 fault with crashes, full disks and disk losses: a copy is lost only after 3 disk losses
+    (one per node) between its 250 and its upload, and never with fewer than 3 in the run."""
+    trace = deliver(specs, DeliveryConfig(receiver="wal", spool=FAIR, seed=seed))
+    assert trace.fate in ("delivered", "bounced", "lost")
+    losses = [e["t"] for e in trace.events if e["what"] == "disk-loss"]
+    for copy in trace.accepted:
+        if copy["lost_at"] is not None:
+            assert sum(1 for t in losses if copy["t"] <= t <= copy["lost_at"]) >= FAIR.replicas, (specs, copy)
+    if len(losses) < FAIR.replicas:
+        assert trace.fate != "lost" and all(c["lost_at"] is None for c in trace.accepted), specs
