@@ -103,6 +103,7 @@ from .trace import CustodySpan
 #: one upload attempt per minute per spooled message (60 an hour; :func:`spool_growth` counts
 #: them).  Exponential backoff would save attempts in a long outage but leave the message on
 #: the disk for up to the cap after S3 recovers, which is the window a WAL should keep short.
+#: :data:`BACKOFF_UPLOAD` (the fair WAL's uploader, :class:`UploadBackoff`) makes that trade on request.
 UPLOAD_RETRY_SECONDS = 60.0
 #: A typical message for the cost figures: a text mail with a small attachment.  Pass your own.
 DEFAULT_MESSAGE_BYTES = 64 * 1024
