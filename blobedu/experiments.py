@@ -190,6 +190,19 @@ def fate_headline(outage: str, traces: dict) -> str:
     return f"S3 down for {outage}: a Stalwart 0.16 sender: {p['fate']}"
 
 
+def storm_headline(storm: str, trace) -> str:
+    """What to notice in one frame of 05's slider: did the reply reach the sender, and how many copies arrived."""
+    late = [s for s in trace.sessions if s.reply == "timeout"]
+    when = format_duration(trace.delivered_at) if trace.fate == "delivered" else trace.fate
+    if not late:
+        return f"{storm} of 503s: the 250 reaches the sender in its session, at {when}: one copy"
+    first = late[0]
+    answer = (first.receiver_reply or "").split()[0] if first.receiver_reply else "no reply"
+    copies = {1: "one copy", 2: "two copies"}.get(trace.copies, f"{trace.copies} copies")
+    return (f"{storm} of 503s: the sender hangs up; the loop's {answer} at "
+            f"{format_duration(first.receiver_replied_at)} goes to nobody ({len(late)} × timeout): {copies}, at {when}")
+
+
 #: When the receiver's disk dies in 04's slider: never, once during the 1-hour outage (a spool run ends at its
 #: upload), or on every node of the fair WAL's 3 (:data:`CLUSTER_LOSS`).
 CLUSTER_LOSS = "all 3 disks"

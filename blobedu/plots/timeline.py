@@ -133,6 +133,7 @@ class Bar(NamedTuple):
     kind: str
     annotate: bool = False
     open: bool = False
+    row: Optional[int] = None  # a row fixed by the caller (one store loop a row); None: stacked when overlapping
 
 
 class Mark(NamedTuple):
@@ -143,6 +144,7 @@ class Mark(NamedTuple):
     kind: str
     annotate: bool = False
     duration: float = 0.0
+    row: int = 0  # the row in its lane: store loops that run at the same time each get their own
 
 
 @dataclass
