@@ -85,6 +85,8 @@ def _headless_cases():
          {"faults": "timeout@0-30m", "sender": "postfix"}, _pick("length"), [3600.0, 1800.0] * 5),
         ("04 side-by-side, the 4 cases", W.compare_panel, {"preset": "S3 outage + receiver crash"},
          _set("preset"), list(W.COMPARE_PRESETS) * 3),
+        ("04 side-by-side with the fair WAL, the 4 cases", W.compare_panel,
+         {"preset": "S3 outage + receiver crash", "spools": W.SPOOLS[1]}, _set("preset"), list(W.COMPARE_PRESETS) * 3),
         ("05 delivery, 503@0-9m, maxRetries 10, latency 29s", lambda **kw: W.delivery_panel(name_sender=True, **kw),
          {"sender": "postfix", "faults": "503@0-9m", "latency": "29s", "max_retries": 10}, _set("max_retries"),
          [9, 10] * 5),

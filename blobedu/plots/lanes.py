@@ -92,7 +92,7 @@ def _request_lanes(requests: Sequence[dict], annotate: bool) -> list[Lane]:
     methods = ["PUT"] + [m for m in _METHODS[1:] if m in present] + sorted(present - set(_METHODS))
     lanes = []
     for method in methods:
-        marks = [Mark(r["t"], str(r["result"]), _answer_kind(r), annotate, r.get("duration") or 0.0)
+        marks = [Mark(r["t"], str(r["result"]), _answer_kind(r), annotate, r.get("duration") or 0.0, r.get("row") or 0)
                  for r in requests if r["method"] == method]
         lanes.append(Lane(f"requests:{method}", f"S3 {method}", marks=marks, note="no requests" if not marks else ""))
     return lanes
@@ -103,7 +103,7 @@ def _sleep_lane(sleeps: Sequence[dict], span: float, annotate_all: bool) -> Lane
     for s in sleeps:
         label = format_duration(s["seconds"]) + (" (rust-s3)" if s["reason"] == "transport-retry" else "")
         show = annotate_all or s["seconds"] >= 0.04 * span
-        bars.append(Bar(s["t"], s["t"] + s["seconds"], label, s["reason"], show))
+        bars.append(Bar(s["t"], s["t"] + s["seconds"], label, s["reason"], show, row=s.get("row")))
     return Lane("sleeps", "store sleeps", bars=bars, note="no sleeps" if not bars else "")
 
 
@@ -181,12 +181,35 @@ def _chosen(timeline: Timeline, lanes, headline: str) -> Timeline:
     return timeline
 
 
+def _loop_rows(stores: Sequence[dict]) -> list[Optional[int]]:
+    """A row for each session's store loop, when loops overlap in time (None each when none does).
+
+    A sender that hangs up retries while the receiver's loop still runs (a long loop, a silent S3 on
+    0.15): drawn in one row, two loops' requests and sleeps would interleave and read as one.  A loop
+    that starts while an earlier one still runs gets the first row free by then, as stacked bars do.
+    """
+    ends: list[float] = []
+    rows: list[int] = []
+    for st in stores:
+        starts = [r["t"] for r in st["requests"]] + [s["t"] for s in st["sleeps"]]
+        stops = [r["t"] + (r.get("duration") or 0.0) for r in st["requests"]] + [s["t"] + s["seconds"] for s in st["sleeps"]]
+        if not starts:
+            rows.append(0)
+            continue
+        start, stop = min(starts), max(stops)
+        row = next((i for i, e in enumerate(ends) if e <= start), len(ends))
+        ends[row:row + 1] = [stop]
+        rows.append(row)
+    return rows if any(rows) else [None] * len(rows)
+
+
 def _delivery_lanes(trace: DeliveryTrace, faults, scale: str, horizon: Optional[float]) -> Timeline:
     c = trace.config
     fault_plan = plan(faults if faults is not None else c.get("faults", []))
     stores = [s.store for s in trace.sessions if s.store]
-    requests = [r for st in stores for r in st["requests"]]
-    sleeps = [s for st in stores for s in st["sleeps"]]
+    rows = _loop_rows(stores)
+    requests = [dict(r, row=row) for st, row in zip(stores, rows) for r in st["requests"]]
+    sleeps = [dict(s, row=row) for st, row in zip(stores, rows) for s in st["sleeps"]]
     times: list[Optional[float]] = [trace.ended]
     times += [s.ended for s in trace.sessions] + [s.receiver_replied_at for s in trace.sessions]
     times += [span["to"] for span in trace.custody] + [span["from"] for span in trace.custody]

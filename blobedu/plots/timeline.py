@@ -82,6 +82,10 @@ STYLES: dict[str, Style] = {
     "receiver memory": Style("copy in receiver memory (lost on crash)", _C["orange"], hatch="..", edge="black"),
     "spool": Style("copy in local spool", _C["reddish purple"], hatch="\\\\", edge="black"),
     "S3": Style("copy in S3", _C["bluish green"], edge=_C["bluish green"]),
+    # the holders of notebook 08's other designs (blobedu/servers/receivers.py)
+    "one of two stores": Style("copy in ONE of two stores", _C["bluish green"], hatch="//", edge="black"),
+    "local disk": Style("copy on the receiver's local disk", _C["reddish purple"], hatch="xx", edge="black"),
+    "MongoDB": Style("copy in MongoDB (GridFS)", _C["yellow"], edge="black"),
     # outcomes and events (marks)
     "mailbox": Style("in the mailbox / stored", _C["bluish green"], "*", size=13),
     "local-fail": Style("local delivery failed (retried)", _C["vermillion"], "x", edge=_C["vermillion"], size=7),
@@ -133,6 +137,7 @@ class Bar(NamedTuple):
     kind: str
     annotate: bool = False
     open: bool = False
+    row: Optional[int] = None  # a row fixed by the caller (one store loop a row); None: stacked when overlapping
 
 
 class Mark(NamedTuple):
@@ -143,6 +148,7 @@ class Mark(NamedTuple):
     kind: str
     annotate: bool = False
     duration: float = 0.0
+    row: int = 0  # the row in its lane: store loops that run at the same time each get their own
 
 
 @dataclass
