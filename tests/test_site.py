@@ -32,7 +32,7 @@ pytestmark = pytest.mark.browser
 
 #: Notebooks (by number prefix) whose page must carry a kernel-less slider that moves its figure.
 #: Every notebook gets one (issue #19): add its prefix here when it does.
-SLIDER_NOTEBOOKS = ("01_", "02_", "03_", "04_")
+SLIDER_NOTEBOOKS = ("01_", "02_", "03_", "04_", "07_")
 
 NOTEBOOKS = notebook_paths()
 FRAMES = ".blobedu-frames"
