@@ -68,6 +68,7 @@ class StormRun:
     writers: int
     storm_seconds: float
     capacity: Optional[int]
+    max_retries: int
     requests: list[tuple[float, int]]  # (time, status), in time order
     ended: list[float]  # per writer: when its PUT returned
     ok: list[bool]  # per writer: whether the PUT succeeded (else a 451 to its sender)
@@ -102,6 +103,15 @@ class StormRun:
     def last_end(self) -> float:
         """When the last writer's PUT returned (stored or failed)."""
         return max(self.ended, default=0.0)
+
+
+def storm_rows(runs: dict) -> list[dict[str, str]]:
+    """One row per :class:`StormRun`: writes stored, 451s, requests, the busiest second of retries, the last end."""
+    from .durations import format_duration
+
+    return [{"run": label, "maxRetries": str(r.max_retries), "stored": f"{r.stored:,}", "451 to the sender": f"{r.failed:,}",
+             "requests": f"{len(r.requests):,}", "retries in the busiest second": f"{r.busiest_retry_second:,}",
+             "last write done at": format_duration(r.last_end)} for label, r in runs.items()]
 
 
 def storm(writers: int, storm_seconds: float, jitter: str = "none", seed: int = 0, version: str = LATEST,
@@ -149,7 +159,8 @@ def storm(writers: int, storm_seconds: float, jitter: str = "none", seed: int = 
         steps[i] = machines[i].send(None)
         heapq.heappush(heap, (t + step.seconds, i))
     requests.sort()
-    return StormRun(jitter, writers, float(storm_seconds), capacity, requests, ended, ok)
+    budget = b.default_max_retries if max_retries is None else max_retries
+    return StormRun(jitter, writers, float(storm_seconds), capacity, budget, requests, ended, ok)
 
 
-__all__ = ["FullJitter", "JITTERS", "LABEL", "StormRun", "TODAY", "jittered", "storm"]
+__all__ = ["FullJitter", "JITTERS", "LABEL", "StormRun", "TODAY", "jittered", "storm", "storm_rows"]

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 from typing import Mapping, Optional
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .durations import format_duration
 from .jitter import StormRun
-from .plots import OKABE_ITO, OUTAGE_COLOR
+from .plots import OKABE_ITO, OUTAGE_COLOR, new_figure
 
 
 def storm_figure(runs: Mapping[str, StormRun], title: Optional[str] = None, caption: Optional[str] = None) -> Figure:
     """One column per run: requests S3 served (top) and answered 503 (bottom) in each second."""
     last = max(int(r.last_end) + 2 for r in runs.values())
-    fig = Figure(figsize=(10.5, 4.4), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(10.5, 4.4)  # shows itself as a PNG in Jupyter
     axes = fig.subplots(2, len(runs), sharex=True, sharey="row", squeeze=False)
     for col, (label, r) in enumerate(runs.items()):
         served, failed = [0] * last, [0] * last
