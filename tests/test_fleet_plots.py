@@ -133,3 +133,10 @@ def test_the_outage_slider_frames_are_real_runs():
     assert short.s3_windows == [("refused", 6 * 3600.0, 7 * 3600.0)]
     assert long.fates["bounced"] > 0 == short.fates["bounced"]
     assert outage_headline("2d", long).startswith("S3 down 2d:") and "bounce" in outage_headline("2d", long)
+
+
+def test_the_delay_figure_counts_first_session_deliveries_as_on_time():
+    real = run(["refused@6h-12h"], FleetConfig.real(messages=400))
+    fig = delay_figure(real)
+    on_time = sum(1 for d in delays(real) if d <= 60)
+    assert 0 < on_time < 400 and fig._suptitle.get_text().startswith(f"{on_time:,} delivered within 1m")
