@@ -73,7 +73,8 @@ def describe(result: FleetResult) -> str:
     servers = (f"{result.sending_servers:,} sending servers" if result.sending_servers
                else "one unlimited sending server per kind")
     outages = "; ".join(_window(kind, start, stop) for kind, start, stop in result.s3_windows) or "S3 never fails"
-    other = [f for f in result.faults if not f.split("@")[0] in {k for k, _, _ in result.s3_windows}]
+    s3_kinds = {k for k, _, _ in result.s3_windows}
+    other = [_node_fault(f) for f in (parse(spec) for spec in result.faults) if f.kind not in s3_kinds]
     receiver = "a write-ahead spool in front of S3" if c.get("receiver") == "wal" else "no spool"
     extra = []
     if c.get("s3_capacity"):
@@ -84,6 +85,13 @@ def describe(result: FleetResult) -> str:
         extra.append("queue runs in step")
     return (f"{result.messages:,} messages over {format_duration(c['over'])} from {servers} ({mix}) to Stalwart "
             f"{c['store']['version']} ({receiver}); {outages}" + "".join(f"; {e}" for e in extra + other))
+
+
+def _node_fault(f: Fault) -> str:
+    """A fault that is not S3's, in words ("the receiver's disk is lost at 11h")."""
+    what = {"disk-loss": "the receiver's disk is lost", "crash": "the receiver crashes"}.get(f.kind, f.kind.replace("-", " "))
+    return f"{what} at {format_duration(f.start)}" + ("" if f.end is None or f.end == f.start else
+                                                      f" to {format_duration(f.end)}")
 
 
 def _window(kind: str, start: float, stop: Optional[float]) -> str:

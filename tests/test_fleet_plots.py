@@ -140,3 +140,10 @@ def test_the_delay_figure_counts_first_session_deliveries_as_on_time():
     fig = delay_figure(real)
     on_time = sum(1 for d in delays(real) if d <= 60)
     assert 0 < on_time < 400 and fig._suptitle.get_text().startswith(f"{on_time:,} delivered within 1m")
+
+
+def test_a_node_fault_is_described_in_words():
+    lost = run(["refused@6h-12h", "disk-loss@11h"], FleetConfig(messages=50, receiver="wal"))
+    text = describe(lost)
+    assert "@" not in text and "the receiver's disk is lost at 11h" in text
+    assert "@" not in " ".join(_texts(series_figure(lost)))
