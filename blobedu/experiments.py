@@ -190,6 +190,19 @@ def fate_headline(outage: str, traces: dict) -> str:
     return f"S3 down for {outage}: a Stalwart 0.16 sender: {p['fate']}"
 
 
+def storm_headline(storm: str, trace) -> str:
+    """What to notice in one frame of 05's slider: did the reply reach the sender, and how many copies arrived."""
+    late = [s for s in trace.sessions if s.reply == "timeout"]
+    when = format_duration(trace.delivered_at) if trace.fate == "delivered" else trace.fate
+    if not late:
+        return f"{storm} of 503s: the 250 reaches the sender in its session, at {when}: one copy"
+    first = late[0]
+    answer = (first.receiver_reply or "").split()[0] if first.receiver_reply else "no reply"
+    copies = {1: "one copy", 2: "two copies"}.get(trace.copies, f"{trace.copies} copies")
+    return (f"{storm} of 503s: the sender hangs up; the loop's {answer} at "
+            f"{format_duration(first.receiver_replied_at)} goes to nobody ({len(late)} × timeout): {copies}, at {when}")
+
+
 #: When the receiver's disk dies in 04's slider: never, or during the 1-hour outage (a spool run ends at its upload).
 DISK_LOSS_AT = ("no loss", "10m", "30m", "59m")
 
@@ -241,3 +254,39 @@ def disk_loss_caption(at: str) -> str:
     loss = "no disk lost" if at == "no loss" else f"the receiver's disk lost at {at}"
     return (f"S3 refuses connections for 1h; {loss} · a Stalwart 0.16 sender · lanes: replies, the disk, "
             "who holds a copy, the outcome")
+
+
+# -- notebook 06: a Stalwart sender's own blob store, at the moment it writes a DSN -------------------------
+#: When a Stalwart 0.16 sender's own S3 refuses, in 06's slider (the receiver's S3 refuses for 4 days): for an
+#: hour when no DSN is due, around its 1-day delay warning, or from an hour before its 3-day bounce to the end.
+OWN_STORE_DOWN = ("5h-6h", "23h-25h", "71h-4d")
+#: The lanes 06's slider draws: the replies, the sender's copy, the DSNs, and the sender's own S3.
+OWN_STORE_LANES = ("smtp", "custody:sender queue", "outcome", "sender-s3")
+
+
+def own_store_run(window: str):
+    """The receiver's S3 refuses for 4 days; the sender's own S3 refuses in ``window`` (or ``"never"``)."""
+    own = () if window == "never" else (f"refused@{window}",)
+    return deliver(["refused@0-4d"], DeliveryConfig(sender_faults=own))
+
+
+def own_store_headline(window: str, trace) -> str:
+    """What to notice in one frame of 06's slider, from its run's DSNs."""
+    def at(kind: str) -> str:
+        return format_duration(next(d["t"] for d in trace.dsns if d["kind"] == kind))
+
+    dropped = [d for d in trace.dsns if d.get("queued") is False]
+    if not trace.author_told:
+        return f"Its own S3 down at {at('failed')}: the bounce is dropped, and the author is never told"
+    if dropped:
+        return (f"Its own S3 down at {at('delayed')}: the warning is dropped, the bounce at {at('failed')} "
+                "still tells the author")
+    return (f"Its own S3 down at {window}, when no DSN is due: a warning at {at('delayed')}, a bounce at "
+            f"{at('failed')}: the author is told")
+
+
+def plot_own_store(window: str, trace):
+    """One frame of 06's slider: only the lanes it teaches, on one 4-day axis for every frame."""
+    from .plots import plot_delivery
+
+    return plot_delivery(trace, lanes=OWN_STORE_LANES, headline=own_store_headline(window, trace), horizon=4 * 86400)
