@@ -50,6 +50,8 @@ def _headless_cases():
         ("PUT panel, default (503@0-5s)", W.put_panel, {}, "max_retries", slide),
         ("verify panel, default (lost-write@0-1s)", W.verify_panel, {}, "verify", ["off", "on"] * 5),
         ("side-by-side panel, the 4 cases", W.compare_panel, {}, "preset", list(W.COMPARE_PRESETS) * 3),
+        ("side-by-side panel with the fair WAL, the 4 cases", W.compare_panel, {"spools": W.SPOOLS[1]}, "preset",
+         list(W.COMPARE_PRESETS) * 3),
         ("delivery panel, 503@0-9m, maxRetries 10, latency 29s", W.delivery_panel,
          {"faults": "503@0-9m", "latency": "29s", "max_retries": 10}, "max_retries", [9, 10] * 5),
     ]

@@ -89,12 +89,35 @@ COMPARE_PRESETS: dict[str, str] = {
 CUSTOM = "custom (edit the faults)"
 _FAULTS_NOTE = ('<span style="color:#555555; font-size: 90%">one fault a line, <code>KIND@START[-END]</code>;<br>'
                 "click outside the box (or press Tab) to run it</span>")
+#: The side-by-side panel's spool choice: the one-disk spool alone, or with the fair WAL below it.
+SPOOLS = ("one disk", "one disk + fair WAL")
 COMPARE_DEFAULTS: dict[str, Any] = {
     "preset": "S3 outage + disk loss", "faults": COMPARE_PRESETS["S3 outage + disk loss"], "sender": "stalwart",
-    "scale": "auto",
+    "scale": "auto", "spools": SPOOLS[0],
 }
 #: The two designs the side-by-side panel runs: (receiver, what the verdict calls it).
 DESIGNS = (("stalwart", "Stalwart (no spool)"), ("wal", "write-ahead spool"))
+#: The fair WAL (blobedu.spool.FAIR: 3 replicas, an uploader with backoff), a third design on request.
+FAIR_WAL = ("wal-fair", "fair WAL (3 replicas, backoff)")
+ALL_DESIGNS = DESIGNS + (FAIR_WAL,)
+
+
+def design_config(key: str, sender: str = "stalwart"):
+    """The DeliveryConfig of one design of :data:`ALL_DESIGNS` (the fair WAL is ``wal`` with spool options)."""
+    import dataclasses
+
+    if key not in dict(ALL_DESIGNS):
+        raise BlobeduError(f"unknown design {key!r}: {', '.join(dict(ALL_DESIGNS))}")
+    _, config = scenario_from_values({"faults": "", "sender": sender, "receiver": "wal" if key == FAIR_WAL[0] else key})
+    if key == FAIR_WAL[0]:
+        from .spool import FAIR
+
+        config = dataclasses.replace(config, spool=FAIR)
+    return config
+
+
+def _designs_in(traces: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [(k, name) for k, name in ALL_DESIGNS if k in traces]
 
 
 # -- values to a scenario: plain functions -----------------------------------------------------------
@@ -234,10 +257,10 @@ def compare_scenario_from_values(values: Mapping[str, Any]):
     """``(faults, {receiver: DeliveryConfig})`` for notebook 04's panel: the same faults, both designs."""
     values = _merged(values, COMPARE_DEFAULTS)
     faults = fault_specs(values)
-    configs = {}
-    for receiver, _name in DESIGNS:
-        _, configs[receiver] = scenario_from_values({"faults": "", "sender": values["sender"], "receiver": receiver})
-    return faults, configs
+    if values["spools"] not in SPOOLS:
+        raise BlobeduError(f"spools: {_shown(values['spools'])} is not one of {', '.join(SPOOLS)}")
+    keys = [k for k, _ in DESIGNS] + ([FAIR_WAL[0]] if values["spools"] == SPOOLS[1] else [])
+    return faults, {k: design_config(k, values["sender"]) for k in keys}
 
 
 def problem(message: str) -> str:
@@ -428,22 +451,25 @@ def run_compare_panel(values: Mapping[str, Any]):
         traces = _deliver_both(faults, configs)
     except BlobeduError as exc:
         return None, problem(str(exc))
-    return traces, "\n".join(design_verdict(traces[r], name) for r, name in DESIGNS)
+    return traces, "\n".join(design_verdict(traces[r], name) for r, name in _designs_in(traces))
 
 
 def compare_lanes(traces: Mapping[str, Any], scale: str = "auto") -> list[plots.Timeline]:
-    """Both designs' timelines on one time axis (the longer run's), each titled with its verdict."""
-    names = dict(DESIGNS)
-    longest = max(plots.delivery_lanes(traces[r], scale=scale).horizon for r, _ in DESIGNS)
-    timelines = [plots.delivery_lanes(traces[r], scale=scale, horizon=longest) for r, _ in DESIGNS]
+    """The designs' timelines on one time axis (the longest run's), each titled with its verdict."""
+    designs = _designs_in(traces)
+    names = dict(designs)
+    longest = max(plots.delivery_lanes(traces[r], scale=scale).horizon for r, _ in designs)
+    timelines = [plots.delivery_lanes(traces[r], scale=scale, horizon=longest) for r, _ in designs]
     axis = timelines[0].axis
-    c = traces[DESIGNS[0][0]].config
+    c = traces[designs[0][0]].config
     st = c["store"]
-    title = (f"the same faults through both designs: top, Stalwart {st['version']}'s receiver; bottom, a write-ahead "
-             f"spool · sender {c['sender']} · faults: {', '.join(c.get('faults', [])) or 'none'}")
+    which = (f"top, Stalwart {st['version']}'s receiver; bottom, a write-ahead spool" if len(designs) == 2 else
+             f"top to bottom, Stalwart {st['version']}'s receiver, " + ", ".join(n for _, n in designs[1:]))
+    title = (f"the same faults through {'both' if len(designs) == 2 else 'each'} design{'s' if len(designs) > 1 else ''}: "
+             f"{which} · sender {c['sender']} · faults: {', '.join(c.get('faults', [])) or 'none'}")
     return [plots.Timeline(title, design_verdict(traces[receiver], names[receiver]), timeline.horizon, axis,
                            timeline.lanes, timeline.outage, timeline.xlabel)
-            for (receiver, _), timeline in zip(DESIGNS, timelines)]
+            for (receiver, _), timeline in zip(designs, timelines)]
 
 
 # -- the widgets -------------------------------------------------------------------------------------
@@ -747,13 +773,14 @@ def compare_panel(**defaults: Any) -> Panel:
         "faults": _faults_box(values["faults"]),
         "sender": _dropdown("sender", SENDERS, values["sender"], "200px"),
         "scale": _dropdown("time axis", ("auto", "linear", "symlog"), values["scale"], "200px"),
+        "spools": _dropdown("spools", SPOOLS, values["spools"], "280px"),
     }
-    rows = [["preset", "sender", "scale"], ["faults"]]
+    rows = [["preset", "sender", "scale"], ["spools"], ["faults"]]
     return Panel(controls, rows, run_compare_panel, compare_lanes, on_change=_preset_changed)
 
 
 __all__ = [
-    "COMPARE_DEFAULTS", "COMPARE_PRESETS", "DELIVERY_DEFAULTS", "PUT_DEFAULTS", "Panel", "VERIFY_DEFAULTS",
+    "ALL_DESIGNS", "COMPARE_DEFAULTS", "COMPARE_PRESETS", "FAIR_WAL", "SPOOLS", "design_config", "DELIVERY_DEFAULTS", "PUT_DEFAULTS", "Panel", "VERIFY_DEFAULTS",
     "compare_lanes", "compare_panel", "compare_scenario_from_values", "custody_line", "delivery_panel",
     "design_verdict", "sender_verdict", "verify_verdict", "fault_lines", "fault_problems", "fault_specs", "put_panel", "put_scenario_from_values",
     "put_verdict", "run_compare_panel", "run_panel", "run_panel_naming_sender", "run_put_panel", "run_verify_panel", "scenario_from_values",

@@ -279,3 +279,15 @@ def test_compare_panel_presets_and_custom_faults():
     assert "bounced at 3d, author told" in p.verdict_text.splitlines()[0]
     p.controls["faults"].value = "refused@0-1h"
     assert p.controls["preset"].value == "S3 outage only"
+
+
+def test_compare_panel_adds_the_fair_wal_on_request():
+    p = W.compare_panel(preset="S3 outage + disk loss", spools="one disk + fair WAL")
+    stalwart, spool, fair = p.verdict_text.splitlines()
+    assert spool.startswith("write-ahead spool: LOST at 30m")
+    assert fair.startswith("fair WAL (3 replicas, backoff): delivered after 1h")
+    assert len(p.lanes) == 3 and p.lanes[0].axis == p.lanes[2].axis and len(p.figure.axes) == 3
+    p.update(spools="one disk")
+    assert len(p.verdict_text.splitlines()) == 2
+    with pytest.raises(BlobeduError):
+        W.compare_scenario_from_values({"spools": "five disks"})
