@@ -32,7 +32,7 @@ pytestmark = pytest.mark.browser
 
 #: Notebooks (by number prefix) whose page must carry a kernel-less slider that moves its figure.
 #: Every notebook gets one (issue #19): add its prefix here when it does.
-SLIDER_NOTEBOOKS = ("00_", "01_", "02_", "03_", "04_", "05_", "06_", "08_", "09_")
+SLIDER_NOTEBOOKS = ("00_", "01_", "02_", "03_", "04_", "05_", "06_", "07_", "08_", "09_")
 
 NOTEBOOKS = notebook_paths()
 FRAMES = ".blobedu-frames"
