@@ -105,6 +105,7 @@ FIXED = [
     (["503@1h-2h"], R(messages=200, store=StoreConfig(latency=2.0))),
     (["refused@1h-9h"], FleetConfig(messages=200, queue_runs="message", store=StoreConfig(version="0.12.5"))),
     ([], R(messages=200, phases="aligned")),
+    (["503@21600-21900"], R(messages=300, jitter="full", jitter_seed=7)),  # a random backoff: the slow path
 ]
 
 

@@ -15,7 +15,8 @@ S3, or a refused one on a version without rust-s3's transport retry) puts nothin
 
 Anything else takes the slow path, unchanged: a fault window that opens or closes during the loop,
 a request that hangs for good (a silent S3 on v0.8.2-v0.15.x), S3's capacity (a token bucket with
-state), the write-ahead spool, and a crash, which ends a script as it ends a generator (``close``).
+state), a jittered backoff (drawn from a random generator, in order), the write-ahead spool; and a
+crash ends a script as it ends a generator (``close``).
 ``Fleet.fast = False`` turns the fast path off; ``tests/test_fleet_fastpath.py`` checks that both
 give the same :class:`~blobedu.fleet.results.FleetResult`, message by message.
 """
@@ -90,7 +91,10 @@ class FastPath:
     fast = True
 
     def _init_fast(self) -> None:
-        self._fast_on = bool(self.fast) and self.config.receiver == "stalwart" and self.capacity is None
+        # not with a jittered backoff (FleetConfig.jitter "full"): its sleeps are drawn from a random
+        # generator in the order the loops ask, so no loop's plan can be worked out once for all
+        self._fast_on = (bool(self.fast) and self.config.receiver == "stalwart" and self.capacity is None
+                         and getattr(self.config, "jitter", "none") == "none")
         self._plans: dict[tuple, Optional[_Plan]] = {}
         self._has_datastore_faults = bool(self.faults.datastore)
         self._fault_span: tuple = (0.0, -1.0, None)  # (from, to, fault): none known yet
