@@ -12,7 +12,11 @@ from ..errors import BlobeduError
 from ..schedules import SENDERS
 from ..store import StoreConfig
 
-RECEIVERS = ("stalwart", "wal")
+#: the designs of :mod:`blobedu.servers` the fleet runs besides Stalwart and the spool (:mod:`.designs`)
+FLEET_DESIGNS = ("maddy", "james", "tmail", "dovecot-obox", "wildduck", "cyrus", "postfix-local")
+#: designs of :mod:`blobedu.servers` the fleet refuses, with the one line that says why (none today)
+REFUSED: dict[str, str] = {}
+RECEIVERS = ("stalwart", "wal") + FLEET_DESIGNS
 #: Bounds on the inputs: far beyond what fits the speed goals, short of what would exhaust memory.
 MAX_MESSAGES = 200_000
 MAX_SIZE = 1 << 30
@@ -87,6 +91,8 @@ class FleetConfig:
     #: real senders' queue-run phases: "spread" evenly over the run interval (independent servers),
     #: or "aligned" (every server runs its queue at the same instants: the burst with no jitter)
     phases: str = "spread"
+    #: seeds the designs' random draws (ids, jitter), as ``DeliveryConfig.seed`` seeds deliver()'s
+    seed: int = 0
 
     @classmethod
     def real(cls, **kw) -> "FleetConfig":
@@ -109,7 +115,13 @@ class FleetConfig:
         if not (0 <= self.over <= HORIZON_SECONDS):
             raise BlobeduError(f"--over must be from 0 to 30d, got {self.over!r}")
         if self.receiver not in RECEIVERS:
+            if self.receiver in REFUSED:
+                raise BlobeduError(f"receiver {self.receiver} is not in the fleet: {REFUSED[self.receiver]}")
             raise BlobeduError(f"unknown receiver {self.receiver!r}: {', '.join(RECEIVERS)}")
+        if self.receiver in FLEET_DESIGNS:
+            from .designs import check
+
+            check(self)
         if self.s3_capacity is not None and not (0 < self.s3_capacity < math.inf):
             raise BlobeduError(f"S3 capacity must be a number of requests per second above 0, got {self.s3_capacity!r}")
         if not (0 < self.s3_burst <= 3600):
