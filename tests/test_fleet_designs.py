@@ -168,6 +168,14 @@ CASES = {
     ("cyrus", "big, S3 fine: the local file goes"): ([], cfg("cyrus"), True),
     ("cyrus", "late disk loss after a refused PUT: lost"): (["refused@0-1h", "disk-loss@7200.37"], cfg("cyrus"), True),
     ("cyrus", "5xx on the archive PUT, disk full later"): (["503@0-1h", "disk-full@10-1h"], cfg("cyrus"), True),
+    # a crash of the receiver's process: the final dot in flight ends, its session drops, the sender retries
+    ("maddy", "crash during the 60 s wait on a silent S3"): (["timeout@0-10m", "crash@30.37"], cfg("maddy"), False),
+    ("james", "crash during the SDK's retries"): (["503@0-1h", "crash@0.37"], cfg("james", latency=0.25), False),
+    ("tmail", "crash during the saves"): (["timeout@0-1h", "crash@10.37"], cfg("tmail"), False),
+    ("dovecot-obox", "crash during the 10 s timeout"): (["timeout@0-1h", "crash@5.37"], cfg("dovecot-obox"), False),
+    ("wildduck", "crash while the insert hangs: the insert still lands"): (
+        ["timeout@0-2m", "crash@10.37"], cfg("wildduck"), False),
+    ("cyrus", "crash during the archive PUT"): (["timeout@0-1h", "crash@10.37"], cfg("cyrus"), True),
     # Postfix: no object store at all; its disk is its risk
     ("postfix-local", "S3 down: nothing changes"): (["503@0-1d"], cfg("postfix-local"), False),
     ("postfix-local", "late disk loss after the 250: lost"): (["disk-loss@3600.37"], cfg("postfix-local"), False),
@@ -226,6 +234,9 @@ def test_the_cases_show_what_they_name(counted):
     assert got[("postfix-local", "late disk loss after the 250: lost")]["fate"] == "lost"
     assert got[("postfix-local", "disk full: 452, the sender retries")]["sessions"][0][1].startswith("452 4.3.1")
     assert got[("postfix-local", "S3 down: nothing changes")]["s3_requests"] == 0
+    for key in [k for k in CASES if k[1].startswith("crash")]:
+        assert got[key]["sessions"][0][1] == "dropped", key
+    assert len(got[("wildduck", "crash while the insert hangs: the insert still lands")]["copies"]) == 2
 
 
 # -- a random search over the same space -------------------------------------------------------------------
