@@ -4,7 +4,8 @@ Everything about the project is in ``pyproject.toml``; this file only adds two d
 that setuptools maps onto folders beside ``blobedu/`` (``[tool.setuptools]`` in pyproject.toml cannot
 combine package discovery with such a mapping):
 
-* ``blobedu/notebooks`` (in the wheel) is the repository's ``notebooks/``: every ``*.ipynb`` and
+* ``blobedu/notebooks`` (in the wheel) is the repository's ``notebooks/``: every ``*.ipynb``, the
+  glossary they link (``glossary.md``) and
   ``transcripts/*.json`` (the real Postfix and Exim runs that notebooks 03 and 05 read);
 * ``blobedu/etc`` is the repository's ``etc/``: ``jupyter/labconfig/*.json``, ``make lab``'s
   JupyterLab settings, which ``blobedu lab`` puts on ``JUPYTER_CONFIG_PATH``.
@@ -29,7 +30,7 @@ setup(
     packages=find_packages(include=["blobedu", "blobedu.*"]) + list(DATA_PACKAGES),
     package_dir=DATA_PACKAGES,
     package_data={
-        "blobedu.notebooks": ["*.ipynb"],
+        "blobedu.notebooks": ["*.ipynb", "*.md"],
         "blobedu.notebooks.transcripts": ["*.json"],
         "blobedu.etc.jupyter.labconfig": ["*.json"],
     },

@@ -38,6 +38,8 @@ def main(argv=None) -> int:
     print("1. write + fsync(file) + rename + fsync(directory) per message, the path taken before each 250")
     for size in (len(sample_message()), DEFAULT_MESSAGE_BYTES, 1024 * 1024):
         print("  ", fsync_latency(args.samples, size, args.dir))
+    print("   the same, each entry on 3 folders (the fair WAL's 3 replicas; one disk here, no network round trip)")
+    print("  ", fsync_latency(args.samples, DEFAULT_MESSAGE_BYTES, args.dir, replicas=3))
 
     print(f"\n2. the spool when S3 comes back ({_size(DEFAULT_MESSAGE_BYTES)} messages, "
           f"one upload attempt per message every {format_duration(UPLOAD_RETRY_SECONDS)})")

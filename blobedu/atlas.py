@@ -625,6 +625,18 @@ class Atlas:
         """The findings as JSON-ready dicts (``blobedu atlas --json``)."""
         return [f.to_dict() for f in self.findings]
 
+    def rows(self) -> list[dict[str, str]]:
+        """The atlas as rows (one per version and design, a column per outcome), for ``text.Table``."""
+        rows = []
+        for c in self.cells:
+            row = {"Stalwart": c.version, "receiver": c.receiver}
+            for o in self.outcomes:
+                f = c.findings.get(o)
+                row[o] = (f"{', '.join(f.schedule)} [{f.hazard or 'NEW'}]" if f is not None
+                          else f"UNCONFIRMED: {', '.join(c.discrepancies[o])}" if o in c.discrepancies else "-")
+            rows.append(row)
+        return rows
+
     def table(self) -> str:
         """A table by version and design; a cell holds the smallest schedule, or "none found in N schedules"."""
         lines = []

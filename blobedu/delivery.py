@@ -23,7 +23,7 @@ import asyncio
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from .clock import LoopClock, run_virtual
 from .errors import BlobeduError
@@ -55,6 +55,8 @@ class DeliveryConfig:
     #: faults on a Stalwart *sender's* own S3 blob store, which its DSNs are queued through
     #: (queue/dsn.rs@v0.16.18:34-68); with none, that write succeeds and is not run
     sender_faults: tuple[str, ...] = ()
+    #: how a ``wal`` receiver's spool is built (blobedu.spool.SpoolOptions); None is the naive spool
+    spool: Optional[Any] = None
 
     def check(self) -> None:
         """Raise :class:`BlobeduError` for any bad value."""
@@ -77,6 +79,14 @@ class DeliveryConfig:
             raise BlobeduError(f"data timeout must be more than 0 seconds, got {self.data_timeout}")
         if self.sender_faults:
             self.sender_fault_plan()
+        if self.spool is not None:
+            from .spool import SpoolOptions
+
+            if self.receiver != "wal":
+                raise BlobeduError(f"spool options are the write-ahead spool's (receiver wal), not {self.receiver}'s")
+            if not isinstance(self.spool, SpoolOptions):
+                raise BlobeduError(f"spool must be a SpoolOptions, got {type(self.spool).__name__}")
+            self.spool.check()
 
     def sender_store_config(self) -> StoreConfig:
         """The sending Stalwart's own blob store: its version's defaults."""
@@ -143,7 +153,8 @@ def _make_receiver(config: DeliveryConfig, store, clock, custody, events, rng, f
     if config.receiver == "wal":
         from .spool import SpoolingReceiver
 
-        return SpoolingReceiver(store, clock, custody, events, rng, local, config.queue_quota, faults=faults)
+        return SpoolingReceiver(store, clock, custody, events, rng, local, config.queue_quota, faults=faults,
+                                options=config.spool)
     from .receiver import StalwartReceiver
 
     return StalwartReceiver(store, clock, custody, events, rng, local, config.queue_quota)

@@ -193,6 +193,10 @@ def _call(client, method: str, bucket: str, key: str, body: bytes) -> Reply:
         return Reply(error="refused")
 
 
+#: Faults whose request never reaches any server: the in-process endpoint answers them without botocore.
+_NEVER_SENT = ("refused", "timeout")
+
+
 class InProcessEndpoint:
     """moto's ``mock_aws`` in this process; faults injected in botocore's ``before-send`` hook."""
 
@@ -209,6 +213,8 @@ class InProcessEndpoint:
         self._mock.start()
         self._open = True
         self._fault: Optional[Fault] = None
+        #: keys some PUT carried to moto's backend (see :meth:`exists`)
+        self._put_keys: set[str] = set()
         self._client = _client(None, 30.0)
         self._client.meta.events.register_first("before-send.s3", self._before_send)
         # botocore sends through http_session only when no before-send handler answered; moto's
@@ -239,6 +245,17 @@ class InProcessEndpoint:
              timeout: float = 30.0, real_time: bool = False) -> tuple[Reply, float]:
         """Send one request meeting ``fault``; returns the reply and the wall seconds it took."""
         t0 = time.monotonic()
+        if not self._open:
+            raise BlobeduError("moto's in-process mock is not active; refusing to send: nothing may reach real AWS")
+        if fault is not None and fault.kind in _NEVER_SENT:
+            # The request never leaves: _before_send would raise botocore's EndpointConnectionError or
+            # ReadTimeoutError and _call would translate it to exactly this Reply.  Building and signing it
+            # first costs several ms of CPU, and a spool uploader retrying through an hour-long outage
+            # sends hundreds (benchmarks/redraw.py, notebook 04's panel).
+            # tests/test_endpoint_shortcuts.py holds both paths to the same reply.
+            return Reply(error=fault.kind), time.monotonic() - t0
+        if method == "PUT" and not (fault is not None and (fault.kind == "lost-write" or fault.status)):
+            self._put_keys.add(key)  # this PUT reaches moto's backend: the key may be stored
         self._fault = fault
         try:
             reply = _call(self._client, method, self.bucket, key, body)
@@ -247,7 +264,14 @@ class InProcessEndpoint:
         return reply, time.monotonic() - t0
 
     def exists(self, key: str) -> bool:
-        """Whether the object is really in S3 (read back from moto, no fault)."""
+        """Whether the object is really in S3 (read back from moto, no fault).
+
+        A key no PUT ever carried to moto's backend (every PUT goes through :meth:`send`) is not there:
+        answered without a HEAD, which costs as much as the PUT (a store trace asks after every PUT,
+        refused ones included).  Any other key is read back from moto.
+        """
+        if key not in self._put_keys:
+            return False
         return _call(self._client, "HEAD", self.bucket, key, b"").status == 200
 
     def keys(self) -> list[str]:
@@ -259,6 +283,7 @@ class InProcessEndpoint:
         """Empty the bucket, so that a run on a reused endpoint starts from nothing (blob keys repeat)."""
         for key in self.keys():
             self._client.delete_object(Bucket=self.bucket, Key=key)
+        self._put_keys.clear()
 
     def close(self) -> None:
         """Stop moto's mock."""

@@ -190,24 +190,48 @@ def fate_headline(outage: str, traces: dict) -> str:
     return f"S3 down for {outage}: a Stalwart 0.16 sender: {p['fate']}"
 
 
-#: When the receiver's disk dies in 04's slider: never, or during the 1-hour outage (a spool run ends at its upload).
-DISK_LOSS_AT = ("no loss", "10m", "30m", "59m")
+def storm_headline(storm: str, trace) -> str:
+    """What to notice in one frame of 05's slider: did the reply reach the sender, and how many copies arrived."""
+    late = [s for s in trace.sessions if s.reply == "timeout"]
+    when = format_duration(trace.delivered_at) if trace.fate == "delivered" else trace.fate
+    if not late:
+        return f"{storm} of 503s: the 250 reaches the sender in its session, at {when}: one copy"
+    first = late[0]
+    answer = (first.receiver_reply or "").split()[0] if first.receiver_reply else "no reply"
+    copies = {1: "one copy", 2: "two copies"}.get(trace.copies, f"{trace.copies} copies")
+    return (f"{storm} of 503s: the sender hangs up; the loop's {answer} at "
+            f"{format_duration(first.receiver_replied_at)} goes to nobody ({len(late)} × timeout): {copies}, at {when}")
 
 
-def designs_through(faults: Sequence[str]) -> dict:
-    """The same faults through Stalwart's receiver and a write-ahead spool: ``{"stalwart": trace, "wal": trace}``."""
-    from .widgets import DESIGNS, _deliver_both
+#: When the receiver's disk dies in 04's slider: never, once during the 1-hour outage (a spool run ends at its
+#: upload), or on every node of the fair WAL's 3 (:data:`CLUSTER_LOSS`).
+CLUSTER_LOSS = "all 3 disks"
+DISK_LOSS_AT = ("no loss", "10m", "30m", "59m", CLUSTER_LOSS)
+#: The moments of the cluster loss: three disk losses, one per node of the fair WAL (blobedu.spool.FAIR).
+CLUSTER_LOSS_AT = ("10m", "30m", "50m")
 
-    return _deliver_both(list(faults), {r: DeliveryConfig(receiver=r) for r, _ in DESIGNS})
+
+def designs_through(faults: Sequence[str], fair: bool = True) -> dict:
+    """The same faults through Stalwart's receiver, the one-disk spool and (``fair``) the fair WAL.
+
+    ``{"stalwart": trace, "wal": trace, "wal-fair": trace}`` (:data:`blobedu.widgets.ALL_DESIGNS`).
+    """
+    from .widgets import DESIGNS, FAIR_WAL, _deliver_both, design_config
+
+    keys = [k for k, _ in DESIGNS] + ([FAIR_WAL[0]] if fair else [])
+    return _deliver_both(list(faults), {k: design_config(k) for k in keys})
 
 
 def disk_loss_faults(at: str, outage: str = "refused@0-1h") -> list[str]:
-    """04's slider scenario: a 1-hour outage, and the receiver's disk lost at ``at`` (or ``"no loss"``)."""
+    """04's slider scenario: a 1-hour outage, and the receiver's disk lost at ``at`` (or ``"no loss"``, or
+    :data:`CLUSTER_LOSS`: one disk loss per node at :data:`CLUSTER_LOSS_AT`)."""
+    if at == CLUSTER_LOSS:
+        return [outage] + [f"disk-loss@{t}" for t in CLUSTER_LOSS_AT]
     return [outage] + ([] if at == "no loss" else [f"disk-loss@{at}"])
 
 
 def plot_designs(traces: dict, title: str = ""):
-    """Both designs one above the other, only the lanes 04 teaches (replies, disk, the copies, the outcome)."""
+    """The designs one above the other, only the lanes 04 teaches (replies, disk, the copies, the outcome)."""
     from .plots import LANE_SETS, draw_stack
     from .widgets import compare_lanes
 
@@ -216,9 +240,59 @@ def plot_designs(traces: dict, title: str = ""):
 
 def designs_line(traces: dict) -> str:
     """One line per design (the panel's verdict)."""
-    from .widgets import DESIGNS, design_verdict
+    from .widgets import ALL_DESIGNS, design_verdict
 
-    return "\n".join(design_verdict(traces[r], name) for r, name in DESIGNS)
+    return "\n".join(design_verdict(traces[r], name) for r, name in ALL_DESIGNS if r in traces)
+
+
+#: 04's table of fates: the same faults through every design (name, faults, store settings).
+WAL_CASES = (
+    ("a 6 h outage", ("refused@0-6h",), {}),
+    ("a 6 h outage, a disk lost at 3h", ("refused@0-6h", "disk-loss@3h"), {}),
+    ("a 6 h outage, all 3 disks lost", ("refused@0-6h", "disk-loss@2h", "disk-loss@3h", "disk-loss@4h"), {}),
+    ("a 2-day outage", ("refused@0-2d",), {}),
+    ("slow 503s for 4m (maxRetries 10, 29 s a request)", ("503@0-4m",), {"max_retries": 10, "latency": 29.0}),
+)
+
+
+def fate_row(trace, outage_end: Optional[float]) -> dict:
+    """One design's fate in one case: delay after S3 is back, bounce, duplicates, lost, sessions, uploads."""
+    in_mailbox = [a for a in trace.accepted if a.get("mailbox_at") is not None]
+    uploads = sum(e.get("attempts", 0) for e in trace.events
+                  if e["what"] in ("queued", "bounce") and e.get("who") == "receiver" and "attempts" in e)
+    after = None
+    if trace.fate == "delivered" and outage_end is not None:
+        after = format_duration(max(0.0, trace.delivered_at - outage_end))
+    bounce = next((d for d in trace.dsns if d["kind"] == "failed"), None)
+    return {
+        "delivered": format_duration(trace.delivered_at) if trace.fate == "delivered" else "no",
+        "after S3 is back": after or "-",
+        "bounced": f"at {format_duration(bounce['t'])}" if trace.fate == "bounced" and bounce else "no",
+        "duplicates": max(0, len(in_mailbox) - 1),
+        "lost": "LOST, after a 250" if trace.fate == "lost" else "no",
+        "SMTP sessions": len(trace.sessions),
+        # a copy lost with its disks never finished uploading: its uploader's count died with it
+        "upload attempts": uploads if trace.config["receiver"] == "wal" and trace.fate != "lost" else "-",
+    }
+
+
+def wal_fates(cases=WAL_CASES) -> list[dict]:
+    """04's table: every case of ``cases`` through Stalwart, the one-disk spool and the fair WAL (real runs)."""
+    import dataclasses
+
+    from .faults import plan
+    from .store import StoreConfig
+    from .widgets import ALL_DESIGNS, _deliver_both, design_config
+
+    rows = []
+    for name, faults, store in cases:
+        configs = {k: dataclasses.replace(design_config(k), store=StoreConfig(**store)) for k, _ in ALL_DESIGNS}
+        traces = _deliver_both(list(faults), configs)
+        s3 = [f for f in plan(list(faults)).faults if f not in plan(list(faults)).receiver]
+        end = max((f.end for f in s3 if f.end is not None), default=None)
+        for key, label in ALL_DESIGNS:
+            rows.append({"case": name, "design": label, **fate_row(traces[key], end)})
+    return rows
 
 
 def wal_wins(outages: Sequence[str] = ("6h", "2d")) -> list[dict]:
@@ -238,6 +312,44 @@ def wal_wins(outages: Sequence[str] = ("6h", "2d")) -> list[dict]:
 
 def disk_loss_caption(at: str) -> str:
     """The small caption of one frame of 04's slider: the configuration."""
-    loss = "no disk lost" if at == "no loss" else f"the receiver's disk lost at {at}"
+    loss = ("no disk lost" if at == "no loss" else
+            f"a disk lost at each of {', '.join(CLUSTER_LOSS_AT)} (one per node)" if at == CLUSTER_LOSS else
+            f"the receiver's disk lost at {at}")
     return (f"S3 refuses connections for 1h; {loss} · a Stalwart 0.16 sender · lanes: replies, the disk, "
             "who holds a copy, the outcome")
+
+
+# -- notebook 06: a Stalwart sender's own blob store, at the moment it writes a DSN -------------------------
+#: When a Stalwart 0.16 sender's own S3 refuses, in 06's slider (the receiver's S3 refuses for 4 days): for an
+#: hour when no DSN is due, around its 1-day delay warning, or from an hour before its 3-day bounce to the end.
+OWN_STORE_DOWN = ("5h-6h", "23h-25h", "71h-4d")
+#: The lanes 06's slider draws: the replies, the sender's copy, the DSNs, and the sender's own S3.
+OWN_STORE_LANES = ("smtp", "custody:sender queue", "outcome", "sender-s3")
+
+
+def own_store_run(window: str):
+    """The receiver's S3 refuses for 4 days; the sender's own S3 refuses in ``window`` (or ``"never"``)."""
+    own = () if window == "never" else (f"refused@{window}",)
+    return deliver(["refused@0-4d"], DeliveryConfig(sender_faults=own))
+
+
+def own_store_headline(window: str, trace) -> str:
+    """What to notice in one frame of 06's slider, from its run's DSNs."""
+    def at(kind: str) -> str:
+        return format_duration(next(d["t"] for d in trace.dsns if d["kind"] == kind))
+
+    dropped = [d for d in trace.dsns if d.get("queued") is False]
+    if not trace.author_told:
+        return f"Its own S3 down at {at('failed')}: the bounce is dropped, and the author is never told"
+    if dropped:
+        return (f"Its own S3 down at {at('delayed')}: the warning is dropped, the bounce at {at('failed')} "
+                "still tells the author")
+    return (f"Its own S3 down at {window}, when no DSN is due: a warning at {at('delayed')}, a bounce at "
+            f"{at('failed')}: the author is told")
+
+
+def plot_own_store(window: str, trace):
+    """One frame of 06's slider: only the lanes it teaches, on one 4-day axis for every frame."""
+    from .plots import plot_delivery
+
+    return plot_delivery(trace, lanes=OWN_STORE_LANES, headline=own_store_headline(window, trace), horizon=4 * 86400)

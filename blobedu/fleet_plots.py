@@ -14,6 +14,7 @@ import html
 from typing import Any, Mapping, Optional, Sequence
 
 import ipywidgets as widgets
+import matplotlib
 from matplotlib.ticker import MaxNLocator
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -22,7 +23,7 @@ from .durations import format_duration
 from .errors import BlobeduError
 from .faults import Fault, parse
 from .fleet import FleetConfig, FleetResult, parse_senders, run
-from .plots import OKABE_ITO, OUTAGE_COLOR, png_base64
+from .plots import OKABE_ITO, OUTAGE_COLOR, PANEL_RC, png_base64
 from .versions import LATEST, behaviour
 from .widgets import StoredFigure, _dropdown, _duration, _max_retries, _version_options, problem
 
@@ -47,6 +48,12 @@ def _figure(width: float, height: float) -> Figure:
     return fig
 
 
+def _caption(fig: Figure, text: str) -> None:
+    """The configuration, small, under the figure (the constrained layout keeps room for it)."""
+    fig.get_layout_engine().set(rect=(0, 0.035, 1, 0.965))
+    fig.text(0.01, 0.003, text, fontsize=7.5, color="#555555", ha="left", va="bottom")
+
+
 def _hours(ts: Sequence[float]) -> list[float]:
     return [t / 3600.0 for t in ts]
 
@@ -56,53 +63,132 @@ def _outages(ax, result: FleetResult) -> None:
     end = result.series["t"][-1]
     for kind, start, stop in result.s3_windows:
         ax.axvspan(max(0.0, start) / 3600, (end if stop is None else stop) / 3600, color=OUTAGE_COLOR, alpha=0.25,
-                   lw=0, label=f"S3: {kind}")
+                   lw=0, label=_window(kind, start, stop))
 
 
-def series_figure(result: FleetResult, title: Optional[str] = None) -> Figure:
-    """Four curves over time: held by senders, receiver memory, S3 requests per second, the spool."""
+def describe(result: FleetResult) -> str:
+    """The run's configuration in words, for a figure's small caption (never a command line)."""
+    c = result.config
+    total = sum(c["senders"].values()) or 1.0
+    mix = ", ".join(f"{k.capitalize()} {100 * v / total:.0f} %" for k, v in c["senders"].items())
+    servers = (f"{result.sending_servers:,} sending servers" if result.sending_servers
+               else "one unlimited sending server per kind")
+    outages = "; ".join(_window(kind, start, stop) for kind, start, stop in result.s3_windows) or "S3 never fails"
+    s3_kinds = {k for k, _, _ in result.s3_windows}
+    other = [_node_fault(f) for f in (parse(spec) for spec in result.faults) if f.kind not in s3_kinds]
+    receiver = "a write-ahead spool in front of S3" if c.get("receiver") == "wal" else "no spool"
+    extra = []
+    if c.get("s3_capacity"):
+        extra.append(f"S3 serves {c['s3_capacity']:g} writes a second ({c.get('s3_burst', 1.0):g} s burst)")
+    if c.get("jitter") == "full":
+        extra.append("store backoff with full jitter (counterfactual, not Stalwart)")
+    if c.get("phases") == "aligned" and result.sending_servers:
+        extra.append("queue runs in step")
+    return (f"{result.messages:,} messages over {format_duration(c['over'])} from {servers} ({mix}) to Stalwart "
+            f"{c['store']['version']} ({receiver}); {outages}" + "".join(f"; {e}" for e in extra + other))
+
+
+def _node_fault(f: Fault) -> str:
+    """A fault that is not S3's, in words ("the receiver's disk is lost at 11h")."""
+    what = {"disk-loss": "the receiver's disk is lost", "crash": "the receiver crashes"}.get(f.kind, f.kind.replace("-", " "))
+    return f"{what} at {format_duration(f.start)}" + ("" if f.end is None or f.end == f.start else
+                                                      f" to {format_duration(f.end)}")
+
+
+def _window(kind: str, start: float, stop: Optional[float]) -> str:
+    what = {"refused": "S3 refuses connections", "timeout": "S3 is silent", "503": "S3 answers 503"}.get(kind, f"S3: {kind}")
+    return f"{what} from {format_duration(start)}" + ("" if stop is None else f" to {format_duration(stop)}")
+
+
+def headline(result: FleetResult) -> str:
+    """A title that says what to notice: the pile at the senders, how long it takes to clear, what bounced."""
+    p, f, d = result.peaks, result.fates, result.drain
+    text = f"{p['sender_backlog']:,} messages wait at the senders' queues at most"
+    drain = d.get("sender_backlog_seconds")
+    if drain is not None and result.s3_windows:
+        text += f"; the last leaves {format_duration(drain)} after S3 returns"
+    if f["bounced"]:
+        text += f"; {f['bounced']:,} bounce"
+    if f["lost"]:
+        text += f"; {f['lost']:,} lost"
+    return text
+
+
+def _plateau(x: Sequence[float], ys: Sequence[float], after: float) -> Optional[tuple[float, float, float]]:
+    """The longest stretch after ``after`` where ``ys`` stays at one level above 0: ``(x0, x1, level)``."""
+    best, i, n = None, 0, len(ys)
+    while i < n:
+        j = i
+        while j + 1 < n and ys[j + 1] == ys[i]:
+            j += 1
+        if x[i] >= after and ys[i] > 0 and j > i and (best is None or x[j] - x[i] > best[1] - best[0]):
+            best = (x[i], x[j], ys[i])
+        i = j + 1
+    return best
+
+
+def _annotate_plateau(ax, x: Sequence[float], ys: Sequence[float], after: float, why: str) -> None:
+    found = _plateau(x, ys, after)
+    if found is None or found[1] - found[0] < 0.05 * (x[-1] - x[0]):
+        return
+    x0, x1, level = found
+    ax.annotate(f"{level:,.0f} waiting {format_duration((x1 - x0) * 3600)}: {why}", xy=((x0 + x1) / 2, level),
+                xytext=(0, 12), textcoords="offset points", ha="center", fontsize=8, color="#333333",
+                arrowprops=dict(arrowstyle="-", color="#777777", lw=0.8))
+
+
+#: Why the senders' backlog sits still after S3 returns: nobody retries until the next scheduled try.
+PLATEAU_WHY = "their senders' next tries are hours away"
+
+
+def series_figure(result: FleetResult, title: Optional[str] = None, caption: Optional[str] = None,
+                  hours: Optional[tuple[float, float]] = None) -> Figure:
+    """The day over time, one quantity per panel, only the panels that have something to show.
+
+    Messages held by senders (its longest plateau after S3's return annotated), bodies in the
+    receiver's memory, S3 requests in the busiest second of each step, the 503 SlowDown answers on
+    their own axis (only when S3's capacity answered any) and the spool (only for the ``wal``
+    receiver).  ``title`` says what to notice (default :func:`headline`); the configuration goes in a
+    small caption (default :func:`describe`).  The x axis runs to the end of the run: past the drain.
+    """
     s = result.series
     x = _hours(s["t"])
-    fig = _figure(10.5, 7.2)
-    axes = fig.subplots(4, 1, sharex=True)
-    panels = [
-        ("messages held\nby senders", s["sender_backlog"], _C["blue"], 1.0),
-        ("receiver memory\n(MiB)", s["receiver_memory_bytes"], _C["orange"], MIB),
-        ("S3 requests\nin one second", s["s3_peak_requests_per_s"], _C["vermillion"], 1.0),
-        ("spool (MiB)", s["spool_bytes"], _C["reddish purple"], MIB),
-    ]
-    for ax, (label, ys, colour, scale) in zip(axes, panels):
+    panels = [("messages held\nby senders", "sender_backlog", _C["blue"], 1.0),
+              ("receiver memory\n(MiB)", "receiver_memory_bytes", _C["orange"], MIB),
+              ("S3 requests in\nthe busiest second", "s3_peak_requests_per_s", _C["vermillion"], 1.0)]
+    if result.s3_slowdowns:
+        panels.append(("503 SlowDown\nin one second", "s3_peak_slowdowns_per_s", _C["reddish purple"], 1.0))
+    if result.config.get("receiver") == "wal":
+        panels.append(("spool (MiB)", "spool_bytes", _C["bluish green"], MIB))
+    fig = _figure(10.5, 1.7 * len(panels) + 1.2)
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    back = result.drain.get("s3_back_at")
+    for ax, (label, name, colour, scale) in zip(axes, panels):
         _outages(ax, result)
-        ax.plot(x, [y / scale for y in ys], color=colour, lw=1.2, drawstyle="steps-post",
-                label="busiest second in each step" if ys is s["s3_peak_requests_per_s"] else None)
+        ys = s[name]
+        ax.plot(x, [y / scale for y in ys], color=colour, lw=1.2, drawstyle="steps-post")
         ax.set_ylabel(label, fontsize=9)
         ax.grid(alpha=0.3)
-        ax.set_ylim(bottom=0)
+        ax.set_ylim(bottom=0, top=max(1.0, max(ys, default=0) / scale) * 1.25)
         if scale == 1.0:  # counts (messages, requests): whole-number ticks, never 0.5 of a message
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    rate_ax = axes[2]
-    rate_ax.plot(x, s["s3_requests_per_s"], color=_C["black"], lw=0.9, drawstyle="steps-post",
-                 label="average over each step")
-    capacity = result.config.get("s3_capacity")
-    if capacity:
-        rate_ax.axhline(capacity, color=_C["black"], ls="--", lw=1, label=f"capacity {capacity:g} req/s")
-    rate_ax.set_ylim(bottom=0)
-    rate_ax.legend(fontsize=8, loc="upper right")
-    if result.config.get("receiver") != "wal":
-        axes[3].text(0.5, 0.5, "Stalwart keeps no spool: until S3 has the blob, the sender keeps the message",
-                     transform=axes[3].transAxes, ha="center", va="center", fontsize=9, color="#555555")
+        if name == "sender_backlog" and back is not None:
+            _annotate_plateau(ax, x, ys, back / 3600.0, PLATEAU_WHY)
+    if hours:
+        axes[0].set_xlim(*hours)
+    else:
+        axes[0].set_xlim(0, x[-1])
+    if result.s3_windows:
+        axes[0].legend(fontsize=8, loc="upper right")
     axes[-1].set_xlabel("hours from the first message")
-    fig.suptitle(title or _title(result), fontsize=10)
+    fig.suptitle(title or headline(result), fontsize=11, fontweight="bold")
+    _caption(fig, caption or describe(result))
     return fig
 
 
 def _title(result: FleetResult) -> str:
-    c = result.config
-    f = result.fates
-    senders = ",".join(f"{k}:{v:g}" for k, v in c["senders"].items())
-    return (f"{result.messages:,} messages over {format_duration(c['over'])} from {senders} to "
-            f"Stalwart {c['store']['version']} ({c['receiver']}); faults {', '.join(result.faults) or 'none'}\n"
-            f"{f['delivered']:,} delivered, {f['bounced']:,} bounced, {f['lost']:,} lost, {f['queued']:,} queued")
+    """Kept for callers of the old name: the headline, then the configuration in words."""
+    return f"{headline(result)}\n{describe(result)}"
 
 
 def delays(result: FleetResult) -> list[float]:
@@ -110,23 +196,30 @@ def delays(result: FleetResult) -> list[float]:
     return [m.delivered_at - m.arrival for m in result.detail if m.delivered_at is not None]
 
 
+#: A message delivered within this many seconds of its arrival was "delivered at once" (its first session,
+#: set-up and body included); later than that, it waited for a retry.
+ON_TIME_SECONDS = 60.0
+
+
 def delay_figure(result: FleetResult) -> Figure:
-    """The delay distribution of delivered mail, and how many bounced, were lost or are still queued."""
+    """The delay distribution of the mail delivered late (after :data:`ON_TIME_SECONDS`), and the rest's fates."""
     ds = [d / 3600.0 for d in delays(result)]
-    fig = _figure(10.5, 3.2)
+    fig = _figure(10.5, 3.4)
     ax = fig.subplots()
-    late = [d for d in ds if d > 0]
+    late = [d for d in ds if d > ON_TIME_SECONDS / 3600.0]
     if late:
         ax.hist(late, bins=60, color=_C["blue"], alpha=0.85)
-    ax.set_xlabel("delay (hours) of the messages delivered late")
+    ax.set_xlabel(f"delay (hours) of the messages delivered more than {format_duration(ON_TIME_SECONDS)} after they arrived")
     ax.set_ylabel("messages")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     d, f = result.delay, result.fates
     on_time = len(ds) - len(late)
-    ax.set_title(f"{on_time:,} delivered at once, {len(late):,} late (p50 {_fmt(d['p50'])}, p90 {_fmt(d['p90'])}, "
-                 f"p99 {_fmt(d['p99'])}, max {_fmt(d['max'])});  bounced {f['bounced']:,}, lost {f['lost']:,}, "
-                 f"queued {f['queued']:,}", fontsize=9)
+    fig.suptitle(f"{on_time:,} delivered within {format_duration(ON_TIME_SECONDS)}, {len(late):,} later, the latest after "
+                 f"{_fmt(d['max'])}",
+                 fontsize=11, fontweight="bold")
+    ax.set_title(f"delay p50 {_fmt(d['p50'])}, p90 {_fmt(d['p90'])}, p99 {_fmt(d['p99'])}; bounced {f['bounced']:,}, "
+                 f"lost {f['lost']:,}, still queued {f['queued']:,}", fontsize=8.5, color="#555555")
     return fig
 
 
@@ -135,11 +228,16 @@ def _fmt(seconds: Optional[float]) -> str:
 
 
 def compare_figure(results: Mapping[str, FleetResult], series: Sequence[str] = ("sender_backlog", "receiver_memory_bytes"),
-                   hours: Optional[tuple[float, float]] = None) -> Figure:
-    """Several runs, one line each, on the same axes: one panel per series."""
+                   hours: Optional[tuple[float, float]] = None, title: Optional[str] = None,
+                   caption: Optional[str] = None) -> Figure:
+    """Several runs, one line each, on the same axes: one panel per series.
+
+    ``hours`` zooms in, but never cuts before the last run's senders have let go of their backlog.
+    """
     labels = {"sender_backlog": "messages held by senders", "receiver_memory_bytes": "receiver memory (MiB)",
               "s3_requests_per_s": "S3 requests / s", "s3_peak_requests_per_s": "S3 requests in the busiest second",
-              "spool_bytes": "spool (MiB)"}
+              "spool_bytes": "spool (MiB)", "receiver_sessions": "sessions open at the receiver",
+              "s3_peak_slowdowns_per_s": "503 SlowDown in the busiest second"}
     colours = [_C["blue"], _C["vermillion"], _C["bluish green"], _C["reddish purple"], _C["orange"], _C["black"]]
     fig = _figure(10.5, 2.3 * len(series) + 0.6)
     axes = fig.subplots(len(series), 1, sharex=True, squeeze=False)[:, 0]
@@ -155,11 +253,22 @@ def compare_figure(results: Mapping[str, FleetResult], series: Sequence[str] = (
         ax.set_ylim(bottom=0)
         if scale == 1.0:  # counts: whole-number ticks
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        if hours:
-            ax.set_xlim(*hours)
+    if hours:
+        axes[0].set_xlim(hours[0], max(hours[1], _drained_by(results.values()) * 1.02))
     axes[0].legend(fontsize=8, loc="upper right")
     axes[-1].set_xlabel("hours from the first message")
+    if title:
+        fig.suptitle(title, fontsize=11, fontweight="bold")
+    if caption:
+        _caption(fig, caption)
     return fig
+
+
+def _drained_by(results) -> float:
+    """The hour by which every run's senders let go of what they held when S3 came back (0 if unknown)."""
+    ends = [(r.drain["s3_back_at"] + r.drain["sender_backlog_seconds"]) / 3600.0 for r in results
+            if r.drain.get("s3_back_at") is not None and r.drain.get("sender_backlog_seconds") is not None]
+    return max(ends, default=0.0)
 
 
 def by_sender_rows(result: FleetResult) -> list[dict[str, str]]:
@@ -197,6 +306,64 @@ def sessions_rows(results: Mapping[str, FleetResult]) -> list[dict[str, str]]:
              "bodies in memory at most": f"{r.peaks['receiver_memory_bytes'] / 2**20:,.0f} MiB",
              "SMTP sessions": f"{r.smtp_sessions:,}", "delivered": f"{r.fates['delivered']:,}",
              "bounced": f"{r.fates['bounced']:,}"} for label, r in results.items()]
+
+
+# -- jitter: Stalwart's store backoff today, and a counterfactual with full jitter --------------------------
+def jitter_rows(results: Mapping[str, FleetResult]) -> list[dict[str, str]]:
+    """One row per run: S3 requests, 503 SlowDown, SMTP sessions (each 451 is one more), the busiest second, the drain."""
+    rows = []
+    for label, r in results.items():
+        drain = r.drain.get("sender_backlog_seconds")
+        rows.append({"run": label, "S3 requests": f"{r.s3_requests:,}", "503 SlowDown": f"{r.s3_slowdowns:,}",
+                     "SMTP sessions": f"{r.smtp_sessions:,}", "busiest second": f"{r.peaks['s3_requests_per_s']:,}",
+                     "backlog drained after": "-" if drain is None else format_duration(drain),
+                     "delay p99": _fmt(r.delay["p99"])})
+    return rows
+
+
+def recovery_figure(results: Mapping[str, FleetResult], seconds: int = 120, title: Optional[str] = None,
+                    caption: Optional[str] = None) -> Figure:
+    """Side by side, one column per run: second by second after S3 returns, the requests S3 served (top)
+    and the ones it answered 503 SlowDown (bottom), each on its own axis."""
+    n = len(results)
+    fig = _figure(10.5, 4.6)
+    axes = fig.subplots(2, n, sharex=True, sharey="row", squeeze=False)
+    for col, (label, r) in enumerate(results.items()):
+        rec = r.recovery
+        if not rec:
+            raise BlobeduError("recovery_figure needs runs whose S3 comes back (a fault with an end)")
+        req, slow = rec["requests"][:seconds], rec["slowdowns"][:seconds]
+        served = [a - b for a, b in zip(req, slow)]
+        xs = list(range(len(req)))
+        top, bottom = axes[0][col], axes[1][col]
+        top.bar(xs, served, width=1.0, align="edge", color=_C["bluish green"], lw=0)
+        bottom.bar(xs, slow, width=1.0, align="edge", color=_C["vermillion"], lw=0)
+        top.set_title(f"{label}\n{sum(slow):,} answered 503 SlowDown, {sum(served):,} served in {seconds} s",
+                      fontsize=9)
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        bottom.set_xlabel("seconds after S3 returns")
+    axes[0][0].set_ylabel("requests S3 served\nin each second", fontsize=9)
+    axes[1][0].set_ylabel("requests answered\n503 SlowDown", fontsize=9)
+    fig.suptitle(title or "After the outage, second by second", fontsize=11, fontweight="bold")
+    if caption:
+        _caption(fig, caption)
+    return fig
+
+
+# -- the outage-length slider (notebook 07's carrying figure) ----------------------------------------------
+def outage_run(length: str, messages: int = 2_000, start: str = "6h", **kw) -> FleetResult:
+    """One day of mail with real senders through a refused S3 of ``length`` from ``start`` (a frame of 07's slider)."""
+    from .durations import parse_duration
+
+    a = parse_duration(start)
+    return run([Fault("refused", a, a + parse_duration(length))], FleetConfig.real(messages=messages, **kw))
+
+
+def outage_headline(length: str, result: FleetResult) -> str:
+    """The frame's title: the outage, then what to notice."""
+    return f"S3 down {length}: {headline(result)}"
 
 
 # -- the panel: plain functions of a values dict ------------------------------------------------------------
@@ -342,7 +509,9 @@ class FleetPanel(StoredFigure, widgets.VBox):
             return
         self.result, self.error = result, None
         self.verdict.value = f"<b>{html.escape(text)}</b>"
-        self.png = png_base64(series_figure(result), dpi=72)
+        # drawn and encoded the way the other panels redraw (unhinted text, zlib level 1: benchmarks/redraw.py)
+        with matplotlib.rc_context(PANEL_RC):
+            self.png = png_base64(series_figure(result), dpi=72, fast=True)
         self.output.outputs = ({"output_type": "display_data", "data": {"image/png": self.png, "text/plain": text},
                                 "metadata": {}},)
 

@@ -284,7 +284,7 @@ HAZARDS: tuple[Hazard, ...] = (
         sources=("facts §3 (tries at 0 ... 4h02m, 1d04h02m; next at 4d04h, past the 3d ttl)",
                  "crates/smtp/src/outbound/delivery.rs:1588-1590@v0.16.18, queue/manager.rs:436-462"),
         rule=_short_tolerance,
-        notebooks=("03_tempfail_flow.ipynb", "07_fleet.ipynb"),
+        notebooks=("00_start_here.ipynb", "03_tempfail_flow.ipynb", "07_fleet.ipynb"),
     ),
     Hazard(
         id="dropped-bounce",

@@ -279,8 +279,11 @@ def run_operation_panel(values: Mapping[str, object]):
     return v, v.sentence()
 
 
-def operation_lanes(v: View, scale: str = "auto"):
-    """The panel's timeline: the store's requests and sleeps, with what the user sees as the outcome mark."""
+def operation_lanes(v: View, scale: str = "auto", headline: str = ""):
+    """The panel's timeline: the store's requests and sleeps, with what the user sees as the outcome mark.
+
+    ``headline`` is the bold title (what to notice); the verdict and the configuration go in the caption.
+    """
     from . import plots
     from .trace import StoreTrace
 
@@ -295,12 +298,51 @@ def operation_lanes(v: View, scale: str = "auto"):
     # a GET draws no empty PUT lane, and a PUT no empty GET lane
     timeline.lanes = [lane for lane in timeline.lanes if not lane.key.startswith("requests:") or lane.marks]
     ok = v.outcome in ("found", "stored", "none")
-    kind = "mailbox" if ok else "lost" if v.outcome == "stored-lost" else "bounce"
+    # a failed read or write is an error to the user, not a bounce: no DSN is sent (teaching.md's 06 defect)
+    kind = ("mailbox" if ok else "lost" if v.outcome == "stored-lost" else "hung" if v.outcome == "hung"
+            else "4xx" if v.outcome == "not-found" else "failed")
     end = trace.ended
     timeline.lanes[-1] = plots.Lane("outcome", "the user sees", marks=[plots.Mark(end, v.short, kind, True)])
     timeline.title = f"{v.operation} on Stalwart {v.version} · fault: {v.fault} · {trace.operation.upper()} loop"
-    timeline.subtitle = v.seen if len(v.seen) < 110 else v.seen[:107] + "..."
+    # the bold title says what happened in a few words (the default: the row's short label); the
+    # caption keeps the row's full sentence, wrapped, never cut mid-word
+    timeline.subtitle = v.seen
+    when = "never ends" if v.after is None else f"after {format_duration(v.after)}"
+    timeline.headline = headline or f"{v.operation}, S3 {v.fault}, Stalwart {v.version}: {v.short} ({when})"
     return timeline
+
+
+# -- notebook 06's slider: one read under each S3 fault, a real run of get_blob each -------------------
+#: The read the slider follows, and its cases: (slider label, fault, version).
+READ_OPERATION = "IMAP FETCH BODY[]"
+READ_CASES = (("refused", "refused", "0.16.18"), ("503 storm", "503", "0.16.18"), ("429", "429", "0.16.18"),
+              ("silent, 0.16.18", "timeout", "0.16.18"), ("silent, 0.15.5", "timeout", "0.15.5"),
+              ("blob missing", "missing", "0.16.18"))
+
+
+def read_case(label: str) -> View:
+    """The read slider's run for one of :data:`READ_CASES`' labels."""
+    for name, fault, version in READ_CASES:
+        if name == label:
+            return view(READ_OPERATION, fault, version)
+    raise BlobeduError(f"no read case {label!r}; cases: {', '.join(c[0] for c in READ_CASES)}")
+
+
+def read_headline(label: str, v: View) -> str:
+    """What to notice in one frame of the read slider, from its run."""
+    if v.outcome == "hung":
+        return (f"S3 {label}: the FETCH never ends, and never errors "
+                f"(the model stops looking after {format_duration(v.trace.ended)})")
+    if v.outcome == "not-found":
+        return f"A missing blob (404): the message is left out of the FETCH, after {format_duration(v.after)}"
+    return f"S3 {label}: the FETCH fails after {format_duration(v.after)}; nothing waits for S3 to come back"
+
+
+def read_figure(label: str, v: View):
+    """One frame of the read slider: the GET loop and what the user sees."""
+    from . import plots
+
+    return plots.draw(operation_lanes(v, headline=read_headline(label, v)))
 
 
 def _dropdown(description: str, options, value):

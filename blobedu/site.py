@@ -6,7 +6,10 @@ A forum link lands where no kernel runs (teaching.md, 5).  This module turns eve
 ``notebooks/NN_name.ipynb`` (a glob: new notebooks are picked up) into ``site/NN_name.html`` with
 nbconvert's HTML exporter, from the STORED notebook (its outputs are the real runs CI re-executes;
 nothing is executed here), and writes ``site/index.html``, the README's question table with a
-"read" link to each page and a "run" link to Binder.
+"read" link to each page and a "run" link to Binder.  ``notebooks/glossary.md``, the one glossary
+the notebooks link as ``glossary.md#term``, becomes ``site/glossary.html`` (markdown by mistune, the
+renderer nbconvert itself uses, each heading with GitHub's anchor), and the pages' links to it are
+pointed at that page.
 
 The pages' widgets (the kernel-less sliders of :mod:`blobedu.frames`, and the panels' stored default
 figures) are drawn from the widget state saved in each notebook by the widget manager's
@@ -177,6 +180,47 @@ def _binder(name: str, repo: str, ref: str) -> Optional[str]:
         return None
 
 
+# -- the glossary --------------------------------------------------------------------------------------
+#: The one glossary the notebooks link as ``glossary.md#term`` (#19 item 6), and its page.
+GLOSSARY = "glossary.md"
+GLOSSARY_PAGE = "glossary.html"
+_GLOSSARY_LINK = re.compile(r'(href=")glossary\.md(#[\w-]*)?"')
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a markdown heading: ``Data store and blob store`` -> ``data-store-and-blob-store``."""
+    text = re.sub(r"<[^>]+>", "", html.unescape(heading)).strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def link_glossary(page: str) -> str:
+    """A page's links to ``glossary.md#x`` pointed at the site's ``glossary.html#x``."""
+    return _GLOSSARY_LINK.sub(lambda m: f'{m.group(1)}{GLOSSARY_PAGE}{m.group(2) or ""}"', page)
+
+
+def glossary_html(markdown_text: str) -> str:
+    """The glossary as a page: markdown by mistune (nbconvert's own renderer), each heading with GitHub's anchor."""
+    import mistune
+
+    body = mistune.html(markdown_text)
+    body = re.sub(r"<h([1-6])>(.*?)</h\1>",
+                  lambda m: f'<h{m.group(1)} id="{github_anchor(m.group(2))}">{m.group(2)}</h{m.group(1)}>', body,
+                  flags=re.S)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>blobedu: glossary</title>
+<style>
+body {{ font: 15px/1.5 sans-serif; max-width: 50rem; margin: 2rem auto; padding: 0 1rem; color: #222 }}
+h2 {{ margin-top: 2rem; border-bottom: 1px solid #ddd }}
+h2:target {{ background: #fff6c8 }}
+code {{ font-size: 85%; background: #f4f4f4; padding: 0 .2em }}
+</style></head><body>
+<nav style="font: 14px sans-serif; margin-bottom: 1rem"><a href="index.html">&larr; all notebooks</a></nav>
+{body}
+</body></html>
+"""
+
+
 def index_html(rows: list[tuple[str, str, str, Optional[str], str]]) -> str:
     """The index page: the README's question table, each row with its "read" and "run" links."""
     body = []
@@ -199,6 +243,8 @@ td, th {{ border-bottom: 1px solid #ddd; padding: .5rem; text-align: left; verti
 memory cache when its S3 blob store is unreachable. <b>read</b> opens the notebook as a static page, with
 its stored outputs: its sliders move between figures of real model runs, in your browser, with no kernel.
 <b>Binder</b> runs the notebook itself, with every control (the first start takes a few minutes).</p>
+<p>The terms the notebooks use (DSN, final dot, custody, backoff, …) are defined in the
+<a href="{GLOSSARY_PAGE}">glossary</a>.</p>
 <table><thead><tr><th>question</th><th>read</th><th>run</th><th>notebook</th></tr></thead><tbody>
 {chr(10).join(body)}
 </tbody></table>
@@ -227,10 +273,15 @@ def build(out: Path = ROOT / "site", notebooks: Path = ROOT / "notebooks", cache
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem},
                                                              "blobedu_binder": binder})
         page = out / page_name(path)
-        page.write_text(body.replace(BINDER_BADGE_URL, BINDER_BADGE), encoding="utf-8")
+        page.write_text(link_glossary(body.replace(BINDER_BADGE_URL, BINDER_BADGE)), encoding="utf-8")
         pages.append(page)
         answer = NOTEBOOKS[path.name].answer if path.name in NOTEBOOKS else ""
         rows.append((_question(path, nb), page.name, path.name, binder, answer))
+    glossary = notebooks / GLOSSARY
+    if glossary.is_file():
+        page = out / GLOSSARY_PAGE
+        page.write_text(glossary_html(glossary.read_text(encoding="utf-8")), encoding="utf-8")
+        pages.append(page)
     index = out / "index.html"
     index.write_text(index_html(rows), encoding="utf-8")
     return [index] + pages

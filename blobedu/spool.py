@@ -45,6 +45,29 @@ disk holds the only copy: for them, until the next hop accepts (seconds, usually
 front of a dead S3, the whole outage.  Stalwart instead leaves the copy with the sender until S3 has
 it, and pays with delay and retries on the sender's side.
 
+A fair WAL (:class:`SpoolOptions`, issue #19 item 7): two small pure options of this model, which
+notebook 04 runs beside the naive spool.  Both are design sketches of what an admin could build; no
+mail server in blobedu's sheets ships them in front of S3.
+
+* **An uploader with backoff** (:class:`UploadBackoff`): the wait after the k-th failed upload is
+  ``min(cap, first * factor ** (k - 1))``, optionally with full jitter (a uniform draw in
+  ``[0, that]`` from the receiver's seeded rng).  ``factor=1`` is today's fixed wait
+  (:data:`FIXED_UPLOAD`).  It is the shape of Postfix's own queue retries, which back off from
+  ``DEF_QUEUE_RUN_DELAY`` 300 s to ``DEF_MAX_BACKOFF_TIME`` 4000 s (mail_params.h:801-812@v3.11.6,
+  shared/other-servers.md); the values of :data:`BACKOFF_UPLOAD` are blobedu's choice.  It saves
+  upload attempts in a long outage and costs up to ``cap`` of extra time on the disk after S3 is back.
+* **A spool on replicated storage** (``replicas=N``): before the 250 the entry is written and
+  fsynced on N nodes' disks (here N real folders), so the acknowledgement waits for the slowest of N
+  fsyncs, plus, on a real cluster, a network round trip that blobedu does not measure.  The k-th
+  ``disk-loss`` fault of a run hits node ``(k - 1) mod N``, which comes back empty; a message is
+  lost only when every node that held it has lost its disk.  So one disk loss costs nothing, and N
+  losses inside one outage (a whole cluster: a fire, a bad firmware push, one storage volume under all
+  N) lose it as the one-disk spool does.  blobedu does not model re-replication onto the replaced
+  disk (a real system would), so this errs on the side of loss.  Postfix's queue is one local
+  directory (mail_stream.c:296-309@v3.11.6 fsyncs it before the 250); putting it on replicated
+  storage is the admin's choice, not Postfix's.  WildDuck is a store that replicates before its
+  reply: MongoDB writes with ``writeConcern: 'majority'`` (lib/message-handler.js:659@v1.50.0).
+
 Costs are measured here too: :func:`fsync_latency` (the real write+fsync per message on this
 machine), :func:`spool_growth` (what piles up during an outage, a pure function) and
 :func:`spool_run` (a few real messages through a real spool in virtual time).
@@ -80,6 +103,7 @@ from .trace import CustodySpan
 #: one upload attempt per minute per spooled message (60 an hour; :func:`spool_growth` counts
 #: them).  Exponential backoff would save attempts in a long outage but leave the message on
 #: the disk for up to the cap after S3 recovers, which is the window a WAL should keep short.
+#: :data:`BACKOFF_UPLOAD` (the fair WAL's uploader, :class:`UploadBackoff`) makes that trade on request.
 UPLOAD_RETRY_SECONDS = 60.0
 #: A typical message for the cost figures: a text mail with a small attachment.  Pass your own.
 DEFAULT_MESSAGE_BYTES = 64 * 1024
@@ -87,6 +111,121 @@ DEFAULT_MESSAGE_BYTES = 64 * 1024
 BLOCK_BYTES = 4096
 ENTRY_SUFFIX = ".eml"
 TMP_SUFFIX = ".tmp"
+
+
+# -- the options of a fair WAL: small pure objects ---------------------------------------------------
+@dataclass(frozen=True)
+class UploadBackoff:
+    """The uploader's wait after its k-th failed upload: ``min(cap, first * factor ** (k - 1))``.
+
+    ``jitter=True`` draws the wait uniformly in ``[0, that]`` ("full jitter") from the rng it is
+    given, which the receiver seeds; without jitter the schedule is the same for every message.
+    """
+
+    first: float = UPLOAD_RETRY_SECONDS
+    factor: float = 1.0
+    cap: float = UPLOAD_RETRY_SECONDS
+    jitter: bool = False
+
+    def check(self) -> "UploadBackoff":
+        """Raise :class:`BlobeduError` for a wait that is not a finite positive time; returns self."""
+        for name in ("first", "factor", "cap"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:
+                raise BlobeduError(f"upload backoff {name} must be a finite number more than 0, got {v!r}")
+        if self.factor < 1:
+            raise BlobeduError(f"upload backoff factor must be 1 or more, got {self.factor}")
+        if self.cap < self.first:
+            raise BlobeduError(f"upload backoff cap ({self.cap}) must be at least its first wait ({self.first})")
+        return self
+
+    def ceiling(self, failures: int) -> float:
+        """The longest wait after ``failures`` failed uploads (1 or more)."""
+        if failures < 1:
+            raise BlobeduError(f"failures must be 1 or more, got {failures}")
+        # stop multiplying once past the cap: no overflow for any count
+        wait = self.first
+        for _ in range(failures - 1):
+            if wait >= self.cap:
+                break
+            wait *= self.factor
+        return min(self.cap, wait)
+
+    def delay(self, failures: int, rng: Optional[random.Random] = None) -> float:
+        """The wait after ``failures`` failed uploads; with jitter, a draw from ``rng`` in ``[0, ceiling]``."""
+        ceiling = self.ceiling(failures)
+        if not self.jitter:
+            return ceiling
+        if rng is None:
+            raise BlobeduError("a jittered upload backoff needs an rng (seeded by the receiver)")
+        return rng.uniform(0.0, ceiling)
+
+    def schedule(self, attempts: int, rng: Optional[random.Random] = None) -> list[float]:
+        """The upload attempts' times from the first (at 0) when every one fails: ``attempts`` of them."""
+        times, t = [], 0.0
+        for k in range(attempts):
+            times.append(t)
+            t += self.delay(k + 1, rng)
+        return times
+
+    def attempts_within(self, seconds: float) -> int:
+        """How many upload attempts (the first at 0) fall before ``seconds`` when all fail (no jitter)."""
+        n, t = 0, 0.0
+        while t < seconds - 1e-9:
+            n += 1
+            t += self.ceiling(n)
+        return n
+
+    def describe(self) -> str:
+        """``fixed 1m`` or ``1m ×2 up to 10m, jittered``."""
+        from .durations import format_duration
+
+        if self.factor == 1 or self.first == self.cap:
+            text = f"fixed {format_duration(self.first)}"
+        else:
+            text = f"{format_duration(self.first)} ×{self.factor:g} up to {format_duration(self.cap)}"
+        return text + (", jittered" if self.jitter else "")
+
+
+#: Today's uploader: a fixed :data:`UPLOAD_RETRY_SECONDS` after every failed upload.
+FIXED_UPLOAD = UploadBackoff()
+#: A fair WAL's uploader (blobedu's choice, a design sketch): 1 min, doubling, capped at 10 min, jittered.
+#: The cap is the longest a message may wait on the disk after S3 is back.
+BACKOFF_UPLOAD = UploadBackoff(first=60.0, factor=2.0, cap=600.0, jitter=True)
+
+
+@dataclass(frozen=True)
+class SpoolOptions:
+    """How a write-ahead spool is built: its uploader's backoff and how many nodes' disks hold each entry.
+
+    ``replicas=1`` with :data:`FIXED_UPLOAD` is the naive spool (one local disk, fixed retry).  The
+    250 is given only after all ``replicas`` copies are fsynced (synchronous replication, as on a
+    DRBD volume, "a shared-nothing, synchronously replicated block device": the Linux kernel's
+    Documentation/admin-guide/blockdev/drbd/index.rst), so a message acknowledged is on every node.
+    """
+
+    uploader: UploadBackoff = FIXED_UPLOAD
+    replicas: int = 1
+
+    def check(self) -> "SpoolOptions":
+        """Raise :class:`BlobeduError` for a bad option; returns self."""
+        if not isinstance(self.uploader, UploadBackoff):
+            raise BlobeduError(f"uploader must be an UploadBackoff, got {type(self.uploader).__name__}")
+        self.uploader.check()
+        if not isinstance(self.replicas, int) or isinstance(self.replicas, bool) or not 1 <= self.replicas <= 9:
+            raise BlobeduError(f"replicas must be a whole number from 1 to 9, got {self.replicas!r}")
+        return self
+
+    def describe(self) -> str:
+        """``one disk, upload retry fixed 1m`` or ``3 replicas, upload retry 1m ×2 up to 10m, jittered``."""
+        disks = "one disk" if self.replicas == 1 else f"{self.replicas} replicas"
+        return f"{disks}, upload retry {self.uploader.describe()}"
+
+
+#: The naive spool: one local disk, a fixed retry (what notebook 04 showed first).
+NAIVE = SpoolOptions()
+#: A fair WAL (a design sketch): each entry fsynced on 3 nodes before the 250, an uploader with backoff.
+FAIR = SpoolOptions(uploader=BACKOFF_UPLOAD, replicas=3)
 
 
 # -- the spool on disk ---------------------------------------------------------------------------
@@ -155,13 +294,21 @@ class SpoolingReceiver(Receiver):
 
     def __init__(self, store, clock, custody, events, rng: random.Random, local_schedule,
                  queue_quota: Optional[int] = None, faults: FaultPlan | Sequence[str] | None = None,
-                 spool_root: Optional[str] = None) -> None:
+                 spool_root: Optional[str] = None, options: Optional[SpoolOptions] = None) -> None:
         super().__init__(store, clock, custody, events, rng, local_schedule, queue_quota)
         self.faults = plan(faults)
+        self.options = (options or NAIVE).check()
         self.spool_root = spool_root
-        self.spool_dir = self._new_disk()
+        #: one spool folder per node; node 0 is this receiver's own disk
+        self.spool_dirs = [self._new_disk() for _ in range(self.options.replicas)]
+        self._disk_losses = 0
         self._uploads: dict[int, asyncio.Task] = {}
         self._spans: dict[int, CustodySpan] = {}
+
+    @property
+    def spool_dir(self) -> str:
+        """This node's own spool folder (node 0)."""
+        return self.spool_dirs[0]
 
     def _new_disk(self) -> str:
         """A fresh, empty spool folder; removed by :meth:`stop`, or at exit if the run dies first."""
@@ -174,15 +321,40 @@ class SpoolingReceiver(Receiver):
         await super().stop()
         for task in self._uploads.values():
             task.cancel()
-        shutil.rmtree(self.spool_dir, ignore_errors=True)
+        for folder in self.spool_dirs:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _names(self, folder: str) -> set[str]:
+        try:
+            return {n for n in os.listdir(folder) if n.endswith(ENTRY_SUFFIX)}
+        except FileNotFoundError:
+            return set()
 
     def entries(self) -> list[str]:
-        """Paths of the entries now in the spool, by name (what a restart would replay)."""
-        try:
-            names = sorted(n for n in os.listdir(self.spool_dir) if n.endswith(ENTRY_SUFFIX))
-        except FileNotFoundError:
-            return []
-        return [os.path.join(self.spool_dir, n) for n in names]
+        """Paths of the entries now in the spool, by name (what a restart would replay): one per
+        message, on the first node that still holds it."""
+        paths = {}
+        for folder in self.spool_dirs:
+            for n in self._names(folder):
+                paths.setdefault(n, os.path.join(folder, n))
+        return [paths[n] for n in sorted(paths)]
+
+    def _entry_path(self, queue_id: int) -> Optional[str]:
+        """Where this message's entry can still be read: the first node whose disk has it, or None."""
+        name = _entry_name(queue_id) + ENTRY_SUFFIX
+        for folder in self.spool_dirs:
+            path = os.path.join(folder, name)
+            if os.path.exists(path):
+                return path
+        return None
+
+    def _remove_everywhere(self, queue_id: int) -> None:
+        name = _entry_name(queue_id) + ENTRY_SUFFIX
+        for folder in self.spool_dirs:
+            try:
+                remove_entry(os.path.join(folder, name))
+            except FileNotFoundError:
+                pass
 
     def queue_full(self) -> bool:
         """The base quota check, not counting copies lost with a disk (they wait for nothing)."""
@@ -199,17 +371,21 @@ class SpoolingReceiver(Receiver):
             return self._reply(record, REPLY_QUOTA)
         now = self.clock.now()
         queue_id = self.rng.getrandbits(63)
+        data = _encode(queue_id, now, envelope, body)
         try:
-            write_entry(self.spool_dir, _entry_name(queue_id), _encode(queue_id, now, envelope, body),
-                        full=self.faults.disk_full_at(now))
+            # every replica is written and fsynced before the 250 (one, for the naive spool)
+            for folder in self.spool_dirs:
+                write_entry(folder, _entry_name(queue_id), data, full=self.faults.disk_full_at(now))
         except OSError as exc:
             # a spool that cannot be written cannot promise anything: the sender keeps the message
+            self._remove_everywhere(queue_id)
             self.event("spool write failed", error=os.strerror(exc.errno) if exc.errno else str(exc))
             return self._reply(record, REPLY_QUOTA)
         # from here the message is on disk: the 250 hands custody from the sender to the spool
         acc = Acceptance(now, queue_id, blob_key(body), False, record.peer_port)
         self.accepted.append(acc)
-        self._spans[queue_id] = self.custody.hold("spool", now, f"{_entry_name(queue_id)}{ENTRY_SUFFIX}")
+        where = "" if self.options.replicas == 1 else f" on {self.options.replicas} nodes"
+        self._spans[queue_id] = self.custody.hold("spool", now, f"{_entry_name(queue_id)}{ENTRY_SUFFIX}{where}")
         record.durable_at_reply = False
         self.event("spooled", queue_id=f"{queue_id:x}", bytes=len(body))
         self._start_upload(queue_id)
@@ -217,8 +393,7 @@ class SpoolingReceiver(Receiver):
 
     # -- uploading -----------------------------------------------------------------------------
     def _start_upload(self, queue_id: int) -> None:
-        task = asyncio.ensure_future(self._upload(queue_id, os.path.join(self.spool_dir,
-                                                                          _entry_name(queue_id) + ENTRY_SUFFIX)))
+        task = asyncio.ensure_future(self._upload(queue_id))
         self._uploads[queue_id] = task
         self.background.add(task)
         task.add_done_callback(self.background.discard)
@@ -228,31 +403,38 @@ class SpoolingReceiver(Receiver):
         if self._uploads.get(queue_id) is task:  # not a newer uploader started by a replay
             del self._uploads[queue_id]
 
-    async def _upload(self, queue_id: int, path: str) -> None:
-        """Upload one spool entry until S3 has it durably, then commit the queue entry; or bounce at expiry."""
+    async def _upload(self, queue_id: int) -> None:
+        """Upload one spool entry until S3 has it durably, then commit the queue entry; or bounce at expiry.
+
+        After the k-th failed upload it waits ``options.uploader.delay(k)`` (fixed by default).
+        """
         acc = self._acceptance(queue_id)
         expires = self.local_schedule.expires_at(acc.t)
         attempts, error = 0, None
         while True:
+            path = self._entry_path(queue_id)
             try:
+                if path is None:
+                    raise FileNotFoundError(queue_id)
                 with open(path, "rb") as f:
                     _, body = _decode(f.read())
             except FileNotFoundError:
-                return  # the disk is gone: disk_loss() has already recorded the copy as lost
+                return  # every disk that held it is gone: disk_loss() has already recorded the copy as lost
             key = blob_key(body)
             trace = await self.store.aput(body, self.clock, key=key)
             del body  # nothing stays in memory between attempts: the spool file is the copy
             attempts += 1
             if trace.outcome == "stored" and await self._confirmed(key):
-                self._commit(acc, path, key, attempts)
+                self._commit(acc, key, attempts)
                 return
             error = trace.error or "blob not visible after PUT"
             now = self.clock.now()
-            if expires is not None and now + UPLOAD_RETRY_SECONDS >= expires:
+            wait = self.options.uploader.delay(attempts, self.rng)
+            if expires is not None and now + wait >= expires:
                 await self.clock.sleep(expires - now)
-                self._bounce(acc, path, error, attempts)
+                self._bounce(acc, error, attempts)
                 return
-            await self.clock.sleep(UPLOAD_RETRY_SECONDS)
+            await self.clock.sleep(wait)
 
     async def _confirmed(self, key: str) -> bool:
         """Whether the PUT is known to be durable: verifyAfterWrite's HEAD said so, or a read-back finds it.
@@ -264,11 +446,11 @@ class SpoolingReceiver(Receiver):
             return True  # aput only says "stored" after a 2xx HEAD (facts §1, verifyAfterWrite)
         return (await self.store.aget(key, self.clock)).outcome == "found"
 
-    def _commit(self, acc: Acceptance, path: str, key: str, attempts: int) -> None:
-        """The blob is in S3: delete the spool entry, commit the queue entry, start local delivery."""
+    def _commit(self, acc: Acceptance, key: str, attempts: int) -> None:
+        """The blob is in S3: delete the spool entry (on every node), commit the queue entry, start local delivery."""
         now = self.clock.now()
         self.custody.hold("S3", now, "blob (queue entry, then mailbox)")
-        remove_entry(path)
+        self._remove_everywhere(acc.queue_id)
         self.custody.release(self._spans.pop(acc.queue_id, None), now, "uploaded to S3")
         acc.durable, acc.durable_at = True, now
         self.data_store["queue"][acc.queue_id] = {"blob": key, "due": now}
@@ -279,7 +461,7 @@ class SpoolingReceiver(Receiver):
         self.background.add(task)
         task.add_done_callback(self.background.discard)
 
-    def _bounce(self, acc: Acceptance, path: str, error: str, attempts: int) -> None:
+    def _bounce(self, acc: Acceptance, error: str, attempts: int) -> None:
         """The queue lifetime ran out with the blob never in S3: tell the author, drop the entry."""
         from .sender import make_dsn
 
@@ -287,10 +469,7 @@ class SpoolingReceiver(Receiver):
         acc.bounced_at = now
         self.dsns.append(make_dsn("failed", now, HOSTNAME, "5.4.7", f"x-local; spool upload failed: {error}",
                                   origin="receiver"))
-        try:
-            remove_entry(path)
-        except FileNotFoundError:
-            pass
+        self._remove_everywhere(acc.queue_id)
         self.custody.release(self._spans.pop(acc.queue_id, None), now, "bounced")
         self.event("bounce", queue_id=f"{acc.queue_id:x}", reason=error, attempts=attempts)
 
@@ -302,9 +481,10 @@ class SpoolingReceiver(Receiver):
             task.cancel()
         self._uploads.clear()
         # the restarted process knows only what is on disk
-        for name in os.listdir(self.spool_dir):
-            if name.endswith(TMP_SUFFIX):
-                os.remove(os.path.join(self.spool_dir, name))  # a write that never reached its 250
+        for folder in self.spool_dirs:
+            for name in os.listdir(folder):
+                if name.endswith(TMP_SUFFIX):
+                    os.remove(os.path.join(folder, name))  # a write that never reached its 250
         entries = self.entries()
         for path in entries:
             with open(path, "rb") as f:
@@ -313,22 +493,36 @@ class SpoolingReceiver(Receiver):
         self.event("spool replay", entries=len(entries))
 
     def disk_loss(self) -> None:
-        """The spool folder is gone for good: every copy only there is lost; the node goes on with a fresh disk."""
+        """One node's spool folder is gone for good; that node goes on with a fresh, empty disk.
+
+        The k-th disk loss of a run hits node ``(k - 1) mod replicas``.  A copy is lost when no node
+        holds it any more: with one disk, every entry; with replicas, only after every node that
+        held it has lost its disk (nothing is re-replicated onto a replaced disk).
+        """
         now = self.clock.now()
-        lost = [int(os.path.basename(p)[:-len(ENTRY_SUFFIX)], 16) for p in self.entries()]
-        # an uploader reads its entry from this disk before and during every attempt: it dies too
-        for task in list(self._uploads.values()):
-            task.cancel()
-        self._uploads.clear()
-        shutil.rmtree(self.spool_dir, ignore_errors=True)
+        node = self._disk_losses % len(self.spool_dirs)
+        self._disk_losses += 1
+        gone = self._names(self.spool_dirs[node])
+        shutil.rmtree(self.spool_dirs[node], ignore_errors=True)
+        self.spool_dirs[node] = self._new_disk()
+        left = set().union(*(self._names(f) for f in self.spool_dirs))
+        lost = sorted(int(n[:-len(ENTRY_SUFFIX)], 16) for n in gone - left)
+        # an uploader reads its entry from a disk before every attempt: the uploaders of lost entries die too
+        for queue_id in lost:
+            task = self._uploads.pop(queue_id, None)
+            if task is not None:
+                task.cancel()
         for queue_id in lost:
             acc = self._acceptance(queue_id)
             if acc is not None:
                 acc.lost_at = now
             self.custody.release(self._spans.pop(queue_id, None), now, "disk lost")
-        self.event("disk-loss", lost=len(lost))
+        if len(self.spool_dirs) > 1:  # which node, and what its replicas kept (only a replicated spool says)
+            self.event("disk-loss", lost=len(lost), node=node, replicas=len(self.spool_dirs),
+                       survived=len(gone) - len(lost))
+        else:
+            self.event("disk-loss", lost=len(lost))
         self.event("spool lost", entries=len(lost), queue_ids=[f"{q:x}" for q in lost])
-        self.spool_dir = self._new_disk()
 
 
 # -- what the spool costs ----------------------------------------------------------------------------
@@ -367,20 +561,30 @@ class FsyncFigures:
 
 
 def fsync_latency(samples: int = 300, message_bytes: int = DEFAULT_MESSAGE_BYTES,
-                  directory: Optional[str] = None) -> FsyncFigures:
-    """Time :func:`write_entry` (the receiver's own write path) ``samples`` times in a temp dir; median and p99."""
+                  directory: Optional[str] = None, replicas: int = 1) -> FsyncFigures:
+    """Time :func:`write_entry` (the receiver's own write path) ``samples`` times in a temp dir; median and p99.
+
+    ``replicas`` writes each entry to that many folders one after the other, as the replicated
+    spool's receiver does here.  On one machine those folders share one disk, so this is the fsync
+    part only; a real cluster writes the replicas in parallel on other machines and adds a network
+    round trip per message, which blobedu does not measure.
+    """
     if samples < 2:
         raise BlobeduError(f"samples must be 2 or more, got {samples}")
     if message_bytes < 0:
         raise BlobeduError(f"message_bytes must be 0 or more, got {message_bytes}")
+    if not isinstance(replicas, int) or not 1 <= replicas <= 9:
+        raise BlobeduError(f"replicas must be a whole number from 1 to 9, got {replicas!r}")
     folder = tempfile.mkdtemp(prefix="blobedu-fsync-", dir=directory)
+    nodes = [folder] + [tempfile.mkdtemp(dir=folder) for _ in range(replicas - 1)]
     # random bytes, so no filesystem compression or deduplication flatters the figure
     data = os.urandom(message_bytes)
     times: list[float] = []
     try:
         for i in range(samples):
             t0 = time.perf_counter()
-            write_entry(folder, f"{i:08x}", data)
+            for node in nodes:
+                write_entry(node, f"{i:08x}", data)
             times.append(time.perf_counter() - t0)
         return FsyncFigures(samples, message_bytes, statistics.median(times),
                             statistics.quantiles(times, n=100)[98], statistics.fmean(times),
@@ -405,7 +609,8 @@ class SpoolGrowth:
 
 
 def spool_growth(rate_per_min: float, outage_seconds: float, message_bytes: int = DEFAULT_MESSAGE_BYTES,
-                 retry_seconds: float = UPLOAD_RETRY_SECONDS, block_bytes: int = BLOCK_BYTES) -> SpoolGrowth:
+                 retry_seconds: float = UPLOAD_RETRY_SECONDS, block_bytes: int = BLOCK_BYTES,
+                 uploader: Optional[UploadBackoff] = None, replicas: int = 1) -> SpoolGrowth:
     """The spool when S3 comes back after ``outage_seconds`` of messages arriving at ``rate_per_min``.
 
     Messages arrive at ``0, g, 2g, ...`` with ``g = 60 / rate_per_min`` and each fails to upload at
@@ -417,6 +622,10 @@ def spool_growth(rate_per_min: float, outage_seconds: float, message_bytes: int 
     uploads are not the bottleneck).  The failed uploads grow with the *square* of the outage,
     because every spooled message keeps its own retry loop, as Stalwart's queue does; a production
     spool would probe S3 with one upload and hold the rest until it succeeds.
+
+    ``uploader`` (an :class:`UploadBackoff` without jitter) replaces the fixed ``retry_seconds``:
+    with backoff the attempts grow with the log of the outage per message, and ``drain_seconds`` can
+    reach its cap.  ``replicas`` multiplies the disk and the fsyncs (every node holds every entry).
     """
     if rate_per_min <= 0:
         raise BlobeduError(f"rate_per_min must be more than 0, got {rate_per_min}")
@@ -426,14 +635,30 @@ def spool_growth(rate_per_min: float, outage_seconds: float, message_bytes: int 
         raise BlobeduError(f"message_bytes must be 0 or more, got {message_bytes}")
     if retry_seconds <= 0:
         raise BlobeduError(f"retry_seconds must be more than 0, got {retry_seconds}")
+    if uploader is not None and (not isinstance(uploader, UploadBackoff) or uploader.check().jitter):
+        raise BlobeduError("uploader must be an UploadBackoff without jitter (the figures are for its ceilings)")
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= 9:
+        raise BlobeduError(f"replicas must be a whole number from 1 to 9, got {replicas!r}")
     gap = 60.0 / rate_per_min
     n = math.ceil(outage_seconds / gap - 1e-9) if outage_seconds > 0 else 0
-    # message k has attempts at t_k + j*retry for every j with that moment inside the outage
-    attempts = sum(math.ceil((outage_seconds - k * gap) / retry_seconds - 1e-9) for k in range(n))
     blocks = math.ceil(message_bytes / block_bytes) if message_bytes else 0
-    drain = min(retry_seconds, outage_seconds) if n else 0.0
-    return SpoolGrowth(rate_per_min, outage_seconds, message_bytes, n, n * message_bytes,
-                       n * blocks * block_bytes, 2 * n, attempts, drain)
+    if uploader is None or uploader.factor == 1 or uploader.first == uploader.cap:
+        retry = retry_seconds if uploader is None else uploader.first
+        # message k has attempts at t_k + j*retry for every j with that moment inside the outage
+        attempts = sum(math.ceil((outage_seconds - k * gap) / retry - 1e-9) for k in range(n))
+        drain = min(retry, outage_seconds) if n else 0.0
+    else:
+        attempts, drain = 0, 0.0
+        for k in range(n):
+            left = outage_seconds - k * gap  # how long message k meets a dead S3
+            tries, t = 0, 0.0
+            while t < left - 1e-9:
+                tries += 1
+                t += uploader.ceiling(tries)
+            attempts += tries
+            drain = max(drain, t - left)  # its next attempt, after S3 is back
+    return SpoolGrowth(rate_per_min, outage_seconds, message_bytes, n, n * message_bytes * replicas,
+                       n * blocks * block_bytes * replicas, 2 * n * replicas, attempts, drain)
 
 
 @dataclass

@@ -84,8 +84,12 @@ def render_deliver(trace) -> str:
             rows.append((event["t"], f"receiver replays its spool ({event.get('entries', 0)} entries)"))
         elif what == "disk-loss":
             lost = event.get("lost", 0)
-            rows.append((event["t"], f"receiver disk lost: {lost} spooled cop{'y' if lost == 1 else 'ies'} gone"
-                         if spooling else "receiver disk lost: nothing on it (Stalwart keeps no spool)"))
+            text = (f"receiver disk lost: {lost} spooled cop{'y' if lost == 1 else 'ies'} gone"
+                    if spooling else "receiver disk lost: nothing on it (Stalwart keeps no spool)")
+            if "replicas" in event:  # a replicated spool: one node's disk, the others keep their copies
+                text = (f"disk of spool node {event['node'] + 1} of {event['replicas']} lost: {lost} spooled "
+                        f"cop{'y' if lost == 1 else 'ies'} gone, {event['survived']} kept on the other nodes")
+            rows.append((event["t"], text))
         elif what == "queued" and spooling:
             rows.append((event["t"], f"uploaded from the spool to S3, queued {event.get('queue_id', '')}"))
         elif what == "spool write failed":

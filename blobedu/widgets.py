@@ -31,6 +31,14 @@ value: in the browser, swapping an ``<img>`` source costs less than re-rendering
 Sliders and text boxes use ``continuous_update=False``, so a change runs the model once, when the
 slider is released or the text is committed (Enter or leaving the box; a Textarea on leaving it).
 
+The fault picker (#19 item 3): every panel with a faults box also gets a :class:`FaultPicker`, a
+fault-kind dropdown with a start and a length slider, for the common case of one fault; the typed
+box moves under an "advanced" accordion.  The box stays the one truth the runner reads: moving the
+picker writes its one fault into the box (:func:`picked_spec`, the very spec the parser would
+normalise the typed text to), and writing the box (typing, ``faults=``, :meth:`Panel.update`) moves
+the picker (:func:`picker_choice`), or sets it to "as typed" for what it cannot show (several
+faults, a status it does not list, a bad line, whose message the verdict shows once).
+
 Three more panels than the PUT and delivery ones: :func:`verify_panel` (notebook 02: a lost-write
 window, verifyAfterWrite, the version) and :func:`compare_panel` (notebook 04: the same faults
 through Stalwart's receiver and a write-ahead spool, two timelines on one time axis, one verdict
@@ -55,7 +63,7 @@ import matplotlib
 from . import plots
 from .durations import format_duration, parse_duration
 from .errors import BlobeduError
-from .faults import RECEIVER_KINDS, parse
+from .faults import DATASTORE_KINDS, RECEIVER_KINDS, S3_KINDS, Fault, _exact, parse
 from .versions import LATEST, behaviour
 
 SENDERS = ("stalwart", "postfix", "exim", "rfc5321")
@@ -87,14 +95,39 @@ COMPARE_PRESETS: dict[str, str] = {
     "disk full (S3 up)": "disk-full@0-1h",
 }
 CUSTOM = "custom (edit the faults)"
+#: The accordion that holds the typed faults box under the fault picker.
+ADVANCED_TITLE = "advanced: type the faults (several at once, one KIND@START[-END] a line)"
 _FAULTS_NOTE = ('<span style="color:#555555; font-size: 90%">one fault a line, <code>KIND@START[-END]</code>;<br>'
                 "click outside the box (or press Tab) to run it</span>")
+#: The side-by-side panel's spool choice: the one-disk spool alone, or with the fair WAL below it.
+SPOOLS = ("one disk", "one disk + fair WAL")
 COMPARE_DEFAULTS: dict[str, Any] = {
     "preset": "S3 outage + disk loss", "faults": COMPARE_PRESETS["S3 outage + disk loss"], "sender": "stalwart",
-    "scale": "auto",
+    "scale": "auto", "spools": SPOOLS[0],
 }
 #: The two designs the side-by-side panel runs: (receiver, what the verdict calls it).
 DESIGNS = (("stalwart", "Stalwart (no spool)"), ("wal", "write-ahead spool"))
+#: The fair WAL (blobedu.spool.FAIR: 3 replicas, an uploader with backoff), a third design on request.
+FAIR_WAL = ("wal-fair", "fair WAL (3 replicas, backoff)")
+ALL_DESIGNS = DESIGNS + (FAIR_WAL,)
+
+
+def design_config(key: str, sender: str = "stalwart"):
+    """The DeliveryConfig of one design of :data:`ALL_DESIGNS` (the fair WAL is ``wal`` with spool options)."""
+    import dataclasses
+
+    if key not in dict(ALL_DESIGNS):
+        raise BlobeduError(f"unknown design {key!r}: {', '.join(dict(ALL_DESIGNS))}")
+    _, config = scenario_from_values({"faults": "", "sender": sender, "receiver": "wal" if key == FAIR_WAL[0] else key})
+    if key == FAIR_WAL[0]:
+        from .spool import FAIR
+
+        config = dataclasses.replace(config, spool=FAIR)
+    return config
+
+
+def _designs_in(traces: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [(k, name) for k, name in ALL_DESIGNS if k in traces]
 
 
 # -- values to a scenario: plain functions -----------------------------------------------------------
@@ -234,10 +267,10 @@ def compare_scenario_from_values(values: Mapping[str, Any]):
     """``(faults, {receiver: DeliveryConfig})`` for notebook 04's panel: the same faults, both designs."""
     values = _merged(values, COMPARE_DEFAULTS)
     faults = fault_specs(values)
-    configs = {}
-    for receiver, _name in DESIGNS:
-        _, configs[receiver] = scenario_from_values({"faults": "", "sender": values["sender"], "receiver": receiver})
-    return faults, configs
+    if values["spools"] not in SPOOLS:
+        raise BlobeduError(f"spools: {_shown(values['spools'])} is not one of {', '.join(SPOOLS)}")
+    keys = [k for k, _ in DESIGNS] + ([FAIR_WAL[0]] if values["spools"] == SPOOLS[1] else [])
+    return faults, {k: design_config(k, values["sender"]) for k in keys}
 
 
 def problem(message: str) -> str:
@@ -428,22 +461,25 @@ def run_compare_panel(values: Mapping[str, Any]):
         traces = _deliver_both(faults, configs)
     except BlobeduError as exc:
         return None, problem(str(exc))
-    return traces, "\n".join(design_verdict(traces[r], name) for r, name in DESIGNS)
+    return traces, "\n".join(design_verdict(traces[r], name) for r, name in _designs_in(traces))
 
 
 def compare_lanes(traces: Mapping[str, Any], scale: str = "auto") -> list[plots.Timeline]:
-    """Both designs' timelines on one time axis (the longer run's), each titled with its verdict."""
-    names = dict(DESIGNS)
-    longest = max(plots.delivery_lanes(traces[r], scale=scale).horizon for r, _ in DESIGNS)
-    timelines = [plots.delivery_lanes(traces[r], scale=scale, horizon=longest) for r, _ in DESIGNS]
+    """The designs' timelines on one time axis (the longest run's), each titled with its verdict."""
+    designs = _designs_in(traces)
+    names = dict(designs)
+    longest = max(plots.delivery_lanes(traces[r], scale=scale).horizon for r, _ in designs)
+    timelines = [plots.delivery_lanes(traces[r], scale=scale, horizon=longest) for r, _ in designs]
     axis = timelines[0].axis
-    c = traces[DESIGNS[0][0]].config
+    c = traces[designs[0][0]].config
     st = c["store"]
-    title = (f"the same faults through both designs: top, Stalwart {st['version']}'s receiver; bottom, a write-ahead "
-             f"spool · sender {c['sender']} · faults: {', '.join(c.get('faults', [])) or 'none'}")
+    which = (f"top, Stalwart {st['version']}'s receiver; bottom, a write-ahead spool" if len(designs) == 2 else
+             f"top to bottom, Stalwart {st['version']}'s receiver, " + ", ".join(n for _, n in designs[1:]))
+    title = (f"the same faults through {'both' if len(designs) == 2 else 'each'} design{'s' if len(designs) > 1 else ''}: "
+             f"{which} · sender {c['sender']} · faults: {', '.join(c.get('faults', [])) or 'none'}")
     return [plots.Timeline(title, design_verdict(traces[receiver], names[receiver]), timeline.horizon, axis,
                            timeline.lanes, timeline.outage, timeline.xlabel)
-            for (receiver, _), timeline in zip(DESIGNS, timelines)]
+            for (receiver, _), timeline in zip(designs, timelines)]
 
 
 # -- the widgets -------------------------------------------------------------------------------------
@@ -502,6 +538,146 @@ def _common_controls(values: Mapping[str, Any]) -> dict[str, widgets.Widget]:
     }
 
 
+# -- the fault picker: a kind, a start and a length instead of typing KIND@START-END (#19 item 3) ---------
+#: The kinds the picker offers: every S3 kind (the PUT panel offers only these), then what can happen
+#: to the receiving node and its data store.  Any other HTTP status (``502@0-1h``) is typed.
+PICKER_S3_KINDS = tuple(S3_KINDS)
+PICKER_KINDS = PICKER_S3_KINDS + tuple(DATASTORE_KINDS) + tuple(RECEIVER_KINDS)
+#: The picker's two states that are not one fault: an empty faults box, and one it cannot show.
+NO_FAULT, TYPED = "none", "typed"
+#: The sliders' stops (seconds): seconds for a 503 storm, minutes for a final-dot wait, days for a
+#: sender's queue.  A typed value between two stops becomes a stop of its own, so the sliders show it.
+START_STOPS = (0.0, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0, 43200.0,
+               86400.0, 172800.0, 259200.0)
+FOREVER = float("inf")
+LENGTH_STOPS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
+                14400.0, 21600.0, 43200.0, 86400.0, 100800.0, 172800.0, 259200.0, 345600.0, 432000.0, 518400.0,
+                FOREVER)
+_PICKER_LABELS = {"500": "500 (Internal Error)", "503": "503 (Slow Down)", "429": "429 (Too Many Requests)",
+                  "403": "403 (Forbidden)"}
+
+
+def picked_fault(kind: str, start: float, length: float) -> Optional[Fault]:
+    """The one fault a picker choice means: ``kind`` from ``start`` for ``length`` (a moment for crash and
+    disk-loss, whose length does not count; forever when ``length`` is :data:`FOREVER`); None for no fault."""
+    if kind in (NO_FAULT, TYPED):
+        return None
+    if kind in RECEIVER_KINDS and kind not in ("disk-full",):
+        return Fault(kind, float(start))
+    return Fault(kind, float(start), None if length == FOREVER else float(start) + float(length))
+
+
+def picked_spec(kind: str, start: float, length: float) -> str:
+    """What the picker writes into the faults box: the spec the typed box would normalise to (``503@0s-1h``)."""
+    fault = picked_fault(kind, start, length)
+    return "" if fault is None else fault.spec()
+
+
+def picker_choice(text: Any, kinds=PICKER_KINDS) -> tuple[str, Optional[float], Optional[float]]:
+    """``(kind, start, length)`` for a faults box the picker can show, else ``(TYPED, None, None)``.
+
+    It can show an empty box (:data:`NO_FAULT`) and exactly one fault of a kind it offers; several
+    faults, a status it does not list, or a line the parser refuses stay typed (the typed box wins).
+    """
+    lines = fault_lines(text)
+    if not lines:
+        return NO_FAULT, None, None
+    if len(lines) > 1:
+        return TYPED, None, None
+    try:
+        fault = parse(lines[0])
+    except BlobeduError:
+        return TYPED, None, None
+    if fault.kind not in kinds:
+        return TYPED, None, None
+    return fault.kind, fault.start, (FOREVER if fault.end is None else fault.end - fault.start)
+
+
+def _stops(base, value: Optional[float]) -> list[tuple[str, float]]:
+    """A slider's (label, seconds) stops: ``base`` plus ``value``, labelled for people (``1d05h``), exactly
+    (``104430s``) where two stops would read the same."""
+    values = sorted(set(base) | ({value} if value is not None else set()))
+    labels = [format_duration(v) for v in values]
+    return [(label if labels.count(label) == 1 else _exact(v), v) for label, v in zip(labels, values)]
+
+
+class FaultPicker:
+    """A fault-kind dropdown and a start and a length slider that write ONE fault into a faults box.
+
+    The box stays the truth: the picker writes it when the reader moves the picker, and follows it
+    when the reader (or ``faults=``, or :meth:`Panel.update`) writes it.  A box the picker cannot
+    show (several faults, a kind it does not offer, a bad line) sets the dropdown to "as typed" and
+    disables the sliders; the panel's verdict shows what is wrong with a bad line, once.
+    """
+
+    def __init__(self, box: widgets.Textarea, kinds=PICKER_KINDS) -> None:
+        self.faults = box
+        self.kinds = tuple(kinds)
+        options = ([("no fault", NO_FAULT)] + [(_PICKER_LABELS.get(k, k), k) for k in self.kinds]
+                   + [("as typed (see advanced)", TYPED)])
+        self.kind = widgets.Dropdown(options=options, value=NO_FAULT, description="fault", style=_STYLE,
+                                     layout=widgets.Layout(width="260px"))
+        self.start = widgets.SelectionSlider(options=_stops(START_STOPS, None), value=0.0, description="from",
+                                             continuous_update=False, style=_STYLE,
+                                             layout=widgets.Layout(width="270px"))
+        self.length = widgets.SelectionSlider(options=_stops(LENGTH_STOPS, None), value=3600.0,
+                                              description="for", continuous_update=False, style=_STYLE,
+                                              layout=widgets.Layout(width="270px"))
+        self.box = widgets.HBox([self.kind, self.start, self.length])
+        self._syncing = False
+        self.follow()
+        for control in (self.kind, self.start, self.length):
+            control.observe(lambda _change: self._moved(), names="value")
+        box.observe(lambda _change: self.follow(), names="value")
+
+    def spec(self) -> str:
+        """The fault the picker shows, as the spec it writes (``""`` for no fault or a typed box)."""
+        return picked_spec(self.kind.value, self.start.value, self.length.value)
+
+    def matches(self) -> bool:
+        """True when the picker shows exactly what the faults box holds."""
+        kind, start, length = picker_choice(self.faults.value, self.kinds)
+        if kind in (NO_FAULT, TYPED):
+            return self.kind.value == kind
+        return picked_fault(self.kind.value, self.start.value, self.length.value) == \
+            picked_fault(kind, start, length)
+
+    def follow(self) -> None:
+        """Show what the faults box holds (the typed box wins)."""
+        if self._syncing:
+            return
+        kind, start, length = picker_choice(self.faults.value, self.kinds)
+        self._syncing = True
+        try:
+            if start is not None:
+                self.start.options = _stops(START_STOPS, start)
+                self.start.value = start
+                self.length.options = _stops(LENGTH_STOPS, length)
+                self.length.value = length
+            self.kind.value = kind
+            self._enable()
+        finally:
+            self._syncing = False
+
+    def _enable(self) -> None:
+        kind = self.kind.value
+        self.start.disabled = kind in (NO_FAULT, TYPED)
+        self.length.disabled = kind in (NO_FAULT, TYPED) or (kind in RECEIVER_KINDS and kind != "disk-full")
+
+    def _moved(self) -> None:
+        """The reader moved the picker: write its one fault into the box (which runs the panel once)."""
+        if self._syncing:
+            return
+        self._enable()
+        if self.kind.value == TYPED:
+            return  # "as typed": the box keeps what it holds
+        self._syncing = True
+        try:
+            self.faults.value = self.spec()
+        finally:
+            self._syncing = False
+
+
 class StoredFigure:
     """Mixin for a panel with ``verdict_text`` and ``png``: its display bundle carries both next to the
     widget view, so renderers without widgets (GitHub, nbviewer) still show the verdict and the figure."""
@@ -528,7 +704,8 @@ class Panel(StoredFigure, widgets.VBox):
 
     def __init__(self, controls: dict[str, widgets.Widget], rows: list[list[str]],
                  runner: Callable[[dict], tuple], lanes_of: Callable[..., Any],
-                 on_change: Optional[Callable[["Panel", str], None]] = None) -> None:
+                 on_change: Optional[Callable[["Panel", str], None]] = None,
+                 picker_kinds: tuple = PICKER_KINDS) -> None:
         self.controls = controls
         self.runner = runner
         self.lanes_of = lanes_of
@@ -543,11 +720,27 @@ class Panel(StoredFigure, widgets.VBox):
         self.png: Optional[str] = None
         self.timings: dict[str, float] = {}
         self._holding = False
+        #: The fault picker (kind, start, length) that writes one fault into the faults box, and the
+        #: "advanced" accordion that holds the typed box; None for a panel without a faults box.
+        self.picker: Optional[FaultPicker] = None
+        self.advanced: Optional[widgets.Accordion] = None
+        if picker_kinds and isinstance(controls.get("faults"), widgets.Textarea):
+            self.picker = FaultPicker(controls["faults"], picker_kinds)
         boxes = []
         for row in rows:
             items = [controls[name] for name in row]
             if "faults" in row:  # a Textarea runs when it loses focus: say so, next to it
-                items.append(widgets.HTML(_FAULTS_NOTE, layout=widgets.Layout(margin="0 0 0 8px")))
+                note = widgets.HTML(_FAULTS_NOTE, layout=widgets.Layout(margin="0 0 0 8px"))
+                if self.picker is not None:  # the common case is picked; the typed box goes under "advanced"
+                    typed = widgets.HBox([controls["faults"], note])
+                    self.advanced = widgets.Accordion(children=[typed], selected_index=None)
+                    self.advanced.set_title(0, ADVANCED_TITLE)
+                    others = [controls[name] for name in row if name != "faults"]
+                    boxes.append(widgets.HBox(others + list(self.picker.box.children)) if others
+                                 else self.picker.box)
+                    boxes.append(self.advanced)
+                    continue
+                items.append(note)
             boxes.append(widgets.HBox(items))
         super().__init__(boxes + [self.verdict, self.output])
         for name, control in controls.items():
@@ -689,7 +882,7 @@ def put_panel(**defaults: Any) -> Panel:
     values = _merged(defaults, PUT_DEFAULTS)
     controls = _common_controls(values)
     rows = [["faults"], ["version", "max_retries", "verify"], ["timeout", "latency", "scale"]]
-    return Panel(controls, rows, run_put_panel, plots.put_lanes)
+    return Panel(controls, rows, run_put_panel, plots.put_lanes, picker_kinds=PICKER_S3_KINDS)
 
 
 def delivery_panel(name_sender: bool = False, **defaults: Any) -> Panel:
@@ -725,14 +918,27 @@ def verify_panel(**defaults: Any) -> Panel:
     return Panel(controls, rows, run_verify_panel, plots.delivery_lanes)
 
 
+def _normalised(text: Any) -> list[str]:
+    """A faults box's specs as the parser writes them (``refused@0s-1h``), or its raw lines if one is bad."""
+    try:
+        return [parse(line).spec() for line in fault_lines(text)]
+    except BlobeduError:
+        return fault_lines(text)
+
+
+def _preset_of(text: Any) -> str:
+    """The case whose faults a box holds (the picker's ``refused@0s-1h`` is the same as ``refused@0-1h``), else custom."""
+    mine = _normalised(text)
+    return next((k for k, v in COMPARE_PRESETS.items() if _normalised(v) == mine), CUSTOM)
+
+
 def _preset_changed(panel: Panel, name: str) -> None:
     """A preset fills the faults box; editing the faults box makes the preset 'custom' (or the one it matches)."""
     preset, faults = panel.controls["preset"], panel.controls["faults"]
     if name == "preset" and preset.value in COMPARE_PRESETS:
         faults.value = COMPARE_PRESETS[preset.value]
     elif name == "faults":
-        mine = fault_lines(faults.value)
-        preset.value = next((k for k, v in COMPARE_PRESETS.items() if fault_lines(v) == mine), CUSTOM)
+        preset.value = _preset_of(faults.value)
 
 
 def compare_panel(**defaults: Any) -> Panel:
@@ -740,22 +946,22 @@ def compare_panel(**defaults: Any) -> Panel:
     values = _merged(defaults, COMPARE_DEFAULTS)
     if "faults" not in defaults and values["preset"] in COMPARE_PRESETS:
         values["faults"] = COMPARE_PRESETS[values["preset"]]
-    mine = fault_lines(values["faults"])
-    preset = next((k for k, v in COMPARE_PRESETS.items() if fault_lines(v) == mine), CUSTOM)
     controls = {
-        "preset": _dropdown("case", list(COMPARE_PRESETS) + [CUSTOM], preset, "330px"),
+        "preset": _dropdown("case", list(COMPARE_PRESETS) + [CUSTOM], _preset_of(values["faults"]), "330px"),
         "faults": _faults_box(values["faults"]),
         "sender": _dropdown("sender", SENDERS, values["sender"], "200px"),
         "scale": _dropdown("time axis", ("auto", "linear", "symlog"), values["scale"], "200px"),
+        "spools": _dropdown("spools", SPOOLS, values["spools"], "280px"),
     }
-    rows = [["preset", "sender", "scale"], ["faults"]]
+    rows = [["preset", "sender", "scale"], ["spools"], ["faults"]]
     return Panel(controls, rows, run_compare_panel, compare_lanes, on_change=_preset_changed)
 
 
 __all__ = [
-    "COMPARE_DEFAULTS", "COMPARE_PRESETS", "DELIVERY_DEFAULTS", "PUT_DEFAULTS", "Panel", "VERIFY_DEFAULTS",
+    "ALL_DESIGNS", "COMPARE_DEFAULTS", "COMPARE_PRESETS", "FAIR_WAL", "SPOOLS", "design_config", "DELIVERY_DEFAULTS", "PUT_DEFAULTS", "Panel", "VERIFY_DEFAULTS",
     "compare_lanes", "compare_panel", "compare_scenario_from_values", "custody_line", "delivery_panel",
     "design_verdict", "sender_verdict", "verify_verdict", "fault_lines", "fault_problems", "fault_specs", "put_panel", "put_scenario_from_values",
     "put_verdict", "run_compare_panel", "run_panel", "run_panel_naming_sender", "run_put_panel", "run_verify_panel", "scenario_from_values",
     "shared_endpoint", "store_config_from_values", "verify_panel", "verify_scenario_from_values",
+    "FaultPicker", "PICKER_KINDS", "PICKER_S3_KINDS", "picked_fault", "picked_spec", "picker_choice",
 ]

@@ -38,9 +38,11 @@ def _digest(path: Path) -> str:
 
 
 def shipped_files() -> list[str]:
-    """The files ``blobedu notebooks`` copies, relative to the notebook folder: ``*.ipynb`` and ``transcripts/*.json``."""
+    """The files ``blobedu notebooks`` copies, relative to the notebook folder: ``*.ipynb``, the glossary
+    they link (``*.md``) and ``transcripts/*.json``."""
     source = notebook_folder()
     files = [p for p in source.glob("*.ipynb") if p.is_file()]
+    files += [p for p in source.glob("*.md") if p.is_file()]
     files += [p for p in (source / "transcripts").glob("*.json") if p.is_file()]
     return sorted(p.relative_to(source).as_posix() for p in files)
 

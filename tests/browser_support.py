@@ -606,5 +606,12 @@ class NotebookPage:
         """Type ``text`` into the text box or text area labelled ``description`` and commit it (leave the box)."""
         box = self.widget(description).first
         field = box.locator("textarea, input[type=text]").first
+        if not field.is_visible():  # the faults box sits under the fault picker, in a collapsed "advanced" accordion
+            field.evaluate("""el => {
+              const collapse = el.closest('.jupyter-widget-Collapse');
+              const header = collapse && collapse.querySelector('.jupyter-widget-Collapse-header');
+              if (header && !collapse.classList.contains('jupyter-widget-Collapse-open')) header.click();
+            }""")
+            field.wait_for(state="visible")
         field.fill(text)
         field.press("Tab")  # a Textarea commits on blur when continuous_update is off

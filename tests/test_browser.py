@@ -51,17 +51,17 @@ WIDGET_NOTEBOOKS = {
 }
 
 # The redraw benchmark: per notebook, (name, (text box, text) to type first or None, control, the 10 moves).
-# Sliders step down and up (05 starts at maxRetries 10, the top of 0.16's range); the 04 case menu
+# Sliders step down and up; the 04 case menu
 # cycles through its presets (not "custom", which changes nothing); 02's verify menu is on/off.
 _SLIDE = ["ArrowLeft", "ArrowRight"] * 5
 REDRAWS = {
-    "00_": [("delivery panel, default (503@0-1h)", None, "maxRetries", _SLIDE),
+    "00_": [("delivery panel, 00's default (refused@0-6h, a Postfix sender)", None, "maxRetries", _SLIDE),
             ("delivery panel, 1-day outage (503@0-1d)", ("faults", "503@0-1d"), "maxRetries", _SLIDE)],
     "01_": [("PUT panel, 01's default (503@0-20s, maxRetries 5)", None, "maxRetries", _SLIDE)],
     "02_": [("verify panel, 02's default (lost-write@0-10s, maxRetries 5)", None, "verifyAfterWrite", [0, 1] * 5)],
     "03_": [("delivery panel, 03's default (timeout@0-30m, a Postfix sender)", None, "maxRetries", _SLIDE)],
     "04_": [("side-by-side panel, the 4 cases", None, "case", [0, 1, 2, 3, 2] * 2)],
-    "05_": [("delivery panel, 503@0-9m, maxRetries 10, latency 29s", None, "maxRetries", _SLIDE)],
+    "05_": [("delivery panel, 05's default (503@0-15m, latency 29s, a Stalwart sender)", None, "maxRetries", _SLIDE)],
 }
 REDRAW_MOVES = 10
 

@@ -278,3 +278,49 @@ def test_byte_counts_read_in_binary_units():
 
     assert [format_bytes(n) for n in (0, 900, 1024, 38_400, 39_321_600, 393_216_000, 3_932_160_000)] == \
         ["0 B", "900 B", "1 KiB", "37.5 KiB", "37.5 MiB", "375 MiB", "3.66 GiB"]
+
+
+# -- a fair WAL (#19 item 7): the same faults, the wins without the one-disk risk -------------------------
+def test_the_fair_wal_keeps_the_wals_wins_and_survives_one_disk_loss():
+    from blobedu.experiments import fate_row
+    from blobedu.spool import FAIR
+
+    fair = DeliveryConfig(receiver="wal", spool=FAIR)
+    outage = deliver(["refused@0-6h"], fair)
+    row = fate_row(outage, 6 * 3600)
+    # no 28 h delay: in S3 within the uploader's cap (plus one store loop) of S3's return; one session, no bounce
+    assert outage.fate == "delivered" and 6 * 3600 <= outage.delivered_at <= 6 * 3600 + 600 + 60
+    assert row["SMTP sessions"] == 1 and row["bounced"] == "no" and row["duplicates"] == 0
+    # Stalwart, the same outage: the sender's 1d04h try
+    assert deliver(["refused@0-6h"], STALWART).delivered_at > 24 * 3600
+    one_loss = deliver(["refused@0-6h", "disk-loss@3h"], fair)
+    assert one_loss.fate == "delivered" and all(c["lost_at"] is None for c in one_loss.accepted)
+    naive = deliver(["refused@0-6h", "disk-loss@3h"], WAL)
+    assert naive.fate == "lost"
+
+
+def test_no_spool_duplicates_where_stalwart_does():
+    from blobedu.experiments import fate_row
+    from blobedu.spool import FAIR
+    from blobedu.store import StoreConfig
+
+    store = StoreConfig(max_retries=10, latency=29.0)
+    rows = {name: fate_row(deliver(["503@0-4m"], DeliveryConfig(store=store, receiver=r, spool=s)), 240)
+            for name, r, s in (("stalwart", "stalwart", None), ("wal", "wal", None), ("fair", "wal", FAIR))}
+    assert rows["stalwart"]["duplicates"] == 1  # the duplicate-past-final-dot hazard
+    assert rows["wal"]["duplicates"] == rows["fair"]["duplicates"] == 0
+
+
+def test_the_backoff_uploader_makes_about_a_fifth_of_the_upload_attempts():
+    """04's prose: the fair WAL's uploader trades a few minutes after S3 is back for about a fifth of the attempts."""
+    from blobedu.spool import FAIR
+
+    def attempts(config):
+        trace = deliver(["refused@0-6h"], config)
+        [queued] = [e for e in trace.events if e["what"] == "queued"]
+        return queued["attempts"], trace.delivered_at
+
+    naive, naive_at = attempts(WAL)
+    fair, fair_at = attempts(DeliveryConfig(receiver="wal", spool=FAIR))
+    assert 0.15 <= fair / naive <= 0.25
+    assert naive_at <= fair_at <= 6 * 3600 + FAIR.uploader.cap + 60

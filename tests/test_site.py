@@ -32,7 +32,7 @@ pytestmark = pytest.mark.browser
 
 #: Notebooks (by number prefix) whose page must carry a kernel-less slider that moves its figure.
 #: Every notebook gets one (issue #19): add its prefix here when it does.
-SLIDER_NOTEBOOKS = ("01_", "02_", "03_", "04_")
+SLIDER_NOTEBOOKS = ("00_", "01_", "02_", "03_", "04_", "05_", "06_", "07_", "08_", "09_")
 
 NOTEBOOKS = notebook_paths()
 FRAMES = ".blobedu-frames"
@@ -51,7 +51,7 @@ def site(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("site") / "site"
     pages = build(out, notebook_dir())
-    assert [p.name for p in pages[1:]] == [p.with_suffix(".html").name for p in NOTEBOOKS]
+    assert [p.name for p in pages[1:]] == [p.with_suffix(".html").name for p in NOTEBOOKS] + ["glossary.html"]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(out)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -121,6 +121,9 @@ def test_the_site_has_a_page_per_notebook_and_an_index(site):
     for path in NOTEBOOKS:
         assert f'href="{path.with_suffix(".html").name}"' in index, path.name
     assert "read" in index and "Binder" in index
+    assert 'href="glossary.html"' in index  # the one glossary the pages link (#19 item 6)
+    glossary = urllib.request.urlopen(f"{site}/glossary.html", timeout=30).read().decode()
+    assert 'id="dsn"' in glossary and 'id="sending-server"' in glossary
     embed = urllib.request.urlopen(f"{site}/embed.js", timeout=30).read()
     assert len(embed) > 100_000  # the widget manager itself, served from the site
 

@@ -54,3 +54,64 @@ def test_a_tampered_tarball_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("BLOBEDU_HTML_MANAGER_TGZ", str(bad))
     with pytest.raises(BlobeduError, match="differs"):
         site.html_manager_tarball(tmp_path / "cache")
+
+
+# -- the one glossary (#19 item 6) --------------------------------------------------------------------------
+GLOSSARY = NOTEBOOKS / "glossary.md"
+#: The anchors the notebooks link (briefing: exactly one ``## Term`` heading each).
+TERMS = ["dsn", "final-dot", "data-store-and-blob-store", "custody", "jitter", "virtual-time", "tempfail",
+         "backoff", "queue-lifetime", "wal", "spool", "verify", "orphan-blob", "sending-server"]
+
+
+def _glossary_anchors() -> list[str]:
+    return [site.github_anchor(h) for h in re.findall(r"(?m)^## (.+)$", GLOSSARY.read_text(encoding="utf-8"))]
+
+
+def test_github_anchor_is_githubs_slug():
+    assert site.github_anchor("Data store and blob store") == "data-store-and-blob-store"
+    assert site.github_anchor("WAL") == "wal"
+    assert site.github_anchor("Sending server's <code>queue</code>, again!") == "sending-servers-queue-again"
+
+
+def test_the_glossary_has_exactly_one_heading_per_term():
+    anchors = _glossary_anchors()
+    assert sorted(anchors) == sorted(TERMS), anchors
+
+
+def test_every_glossary_link_in_the_notebooks_and_readme_lands_on_a_term():
+    anchors = set(_glossary_anchors())
+    sources = {p.name: p.read_text(encoding="utf-8") for p in NOTEBOOKS.glob("*.ipynb")}
+    sources["README.md"] = (NOTEBOOKS.parent / "README.md").read_text(encoding="utf-8")
+    sources["glossary.md"] = GLOSSARY.read_text(encoding="utf-8")
+    for name, text in sources.items():
+        for anchor in re.findall(r"glossary\.(?:md|html)#([\w-]+)", text):
+            assert anchor in anchors, f"{name} links glossary#{anchor}, which no heading gives"
+        for anchor in re.findall(r"\]\(#([\w-]+)\)", text) if name == "glossary.md" else []:
+            assert anchor in anchors, f"the glossary links #{anchor} to itself, which no heading gives"
+
+
+def test_the_glossary_page_has_githubs_anchors_and_the_pages_link_to_it():
+    page = site.glossary_html(GLOSSARY.read_text(encoding="utf-8"))
+    for term in TERMS:
+        assert page.count(f'id="{term}"') == 1, term
+    assert 'href="#custody"' in page and 'href="index.html"' in page
+    assert not re.findall(r"""(?:src|href)=["']?https?://""", page)  # nothing from a CDN
+    linked = site.link_glossary('<a href="glossary.md#dsn">DSN</a> <a href="glossary.md">all</a> '
+                                '<a href="other.md#dsn">x</a>')
+    assert linked == '<a href="glossary.html#dsn">DSN</a> <a href="glossary.html">all</a> <a href="other.md#dsn">x</a>'
+    assert 'href="glossary.html"' in site.index_html([])
+
+
+def test_build_writes_the_glossary_page_and_rewrites_a_notebooks_links(tmp_path, monkeypatch):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "# 00 · Q?\n\nThe sender writes a [DSN](glossary.md#dsn).")])
+    nbformat.write(nb, nbs / "00_start_here.ipynb")
+    (nbs / "glossary.md").write_text("# Glossary\n\n## DSN\n\nA delivery status notification.\n")
+    monkeypatch.setattr(site, "install_html_manager", lambda out, cache: [])
+    pages = site.build(tmp_path / "site", nbs, tmp_path / "cache")
+    names = [p.name for p in pages]
+    assert names == ["index.html", "00_start_here.html", "glossary.html"]
+    assert 'href="glossary.html#dsn"' in (tmp_path / "site" / "00_start_here.html").read_text()
+    assert 'id="dsn"' in (tmp_path / "site" / "glossary.html").read_text()

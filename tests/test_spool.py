@@ -259,3 +259,152 @@ def test_spool_run_piles_up_during_the_outage_and_drains_after():
     assert run.peak_entries == 3 and run.peak_bytes >= 3 * 2048
     assert run.samples[-1]["entries"] == 0
     assert all(600 <= a["durable_at"] <= 600 + UPLOAD_RETRY_SECONDS for a in run.accepted)
+
+
+# -- a fair WAL: an uploader with backoff, a spool on replicated storage (#19 item 7) -----------------
+from blobedu.spool import BACKOFF_UPLOAD, FAIR, FIXED_UPLOAD, NAIVE, SpoolOptions, UploadBackoff  # noqa: E402
+
+backoffs = st.builds(UploadBackoff, first=st.floats(0.5, 600), factor=st.floats(1, 4),
+                     cap=st.floats(0.5, 7200), jitter=st.booleans()).filter(lambda b: b.cap >= b.first)
+
+
+@settings(max_examples=100, deadline=None)
+@given(backoffs, st.integers(1, 60), st.integers(0, 2**32))
+def test_the_uploaders_wait_is_what_its_parameters_say(b, failures, seed):
+    import random
+
+    expected = min(b.cap, b.first * b.factor ** (failures - 1))
+    assert b.ceiling(failures) == pytest.approx(expected, rel=1e-9)
+    wait = b.delay(failures, random.Random(seed))
+    if b.jitter:
+        assert 0 <= wait <= b.ceiling(failures)
+        assert wait == b.delay(failures, random.Random(seed))  # seeded: the same draw again
+    else:
+        assert wait == b.ceiling(failures)
+    # never shorter than the wait before it, never past the cap
+    assert b.ceiling(failures) <= b.ceiling(failures + 1) <= b.cap
+
+
+def test_the_fixed_uploader_is_todays_and_the_backoff_doubles_to_its_cap():
+    assert FIXED_UPLOAD.schedule(4) == [0, 60, 120, 180]
+    plain = UploadBackoff(first=60, factor=2, cap=600)
+    assert plain.schedule(7) == [0, 60, 180, 420, 900, 1500, 2100]
+    assert plain.attempts_within(2100) == 6 and FIXED_UPLOAD.attempts_within(3600) == 60
+    assert BACKOFF_UPLOAD.jitter and BACKOFF_UPLOAD.cap == 600
+    with pytest.raises(BlobeduError):
+        BACKOFF_UPLOAD.delay(1)  # jitter with no rng is refused, not silently unjittered
+
+
+@pytest.mark.parametrize("bad", [dict(first=0), dict(factor=0.5), dict(cap=1, first=2), dict(first=float("nan")),
+                                 dict(first=True)])
+def test_bad_backoffs_and_replica_counts_are_refused(bad):
+    with pytest.raises(BlobeduError):
+        UploadBackoff(**bad).check()
+    for replicas in (0, 10, 1.5, True):
+        with pytest.raises(BlobeduError):
+            SpoolOptions(replicas=replicas).check()
+    with pytest.raises(BlobeduError):
+        DeliveryConfig(receiver="stalwart", spool=FAIR).check()  # spool options belong to the spool
+
+
+def test_the_backoff_uploader_waits_longer_between_its_uploads():
+    # with the backoff and no jitter, the time a spooled copy leaves the disk is the first attempt
+    # of its schedule at or after S3's return (plus Stalwart's own loop inside each attempt)
+    plain = SpoolOptions(uploader=UploadBackoff(first=60, factor=2, cap=600))
+    with captured() as made:
+        trace = deliver(["refused@0-1h"], DeliveryConfig(receiver="wal", spool=plain))
+    [queued] = [e for e in trace.events if e["what"] == "queued"]
+    fixed = deliver(["refused@0-1h"], WAL)
+    [fixed_queued] = [e for e in fixed.events if e["what"] == "queued"]
+    assert trace.fate == fixed.fate == "delivered"
+    assert queued["attempts"] < fixed_queued["attempts"]  # fewer uploads in the outage
+    assert trace.delivered_at >= fixed.delivered_at  # and a longer wait after it
+    assert trace.delivered_at - 3600 <= 600 + 60  # at most the cap after S3 is back, plus one store loop
+    assert len(made[0].spool_dirs) == 1
+
+
+def test_a_replicated_spool_writes_every_replica_before_the_250():
+    seen = []
+    original = SpoolingReceiver._start_upload
+
+    def spy(self, queue_id):
+        seen.append([sorted(os.listdir(d)) for d in self.spool_dirs])
+        return original(self, queue_id)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(SpoolingReceiver, "_start_upload", spy)
+        trace = deliver(["refused@0-10m"], DeliveryConfig(receiver="wal", spool=FAIR))
+    assert trace.fate == "delivered"
+    [nodes] = seen
+    assert len(nodes) == 3 and nodes[0] == nodes[1] == nodes[2] and len(nodes[0]) == 1
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(2, 4), st.lists(st.integers(1, 7200), min_size=1, max_size=6), st.integers(0, 3))
+def test_a_replicated_spool_never_loses_an_acknowledged_message_to_fewer_disk_losses_than_replicas(
+        replicas, losses, seed):
+    """N replicas: a copy is lost only once N disk losses (one per node) fall between its 250 and its upload."""
+    options = SpoolOptions(uploader=UploadBackoff(first=60, factor=2, cap=600, jitter=True), replicas=replicas)
+    specs = ["refused@0-2h"] + [f"disk-loss@{t}" for t in losses]
+    trace = deliver(specs, DeliveryConfig(receiver="wal", spool=options, seed=seed))
+    [copy] = trace.accepted  # one session: the 250 came at once
+    durable = copy["durable_at"] if "durable_at" in copy else next(
+        (e["t"] for e in trace.events if e["what"] == "queued"), None)
+    # disk losses hit nodes 0, 1, 2, ... in turn; the copy is gone once every node lost its disk after the 250
+    before_upload = sorted(t for t in losses if durable is None or t < durable)
+    if len(before_upload) < replicas:
+        assert trace.fate == "delivered", (specs, trace.fate)
+    else:
+        assert trace.fate == "lost"
+        assert copy["lost_at"] == before_upload[replicas - 1]
+
+
+def test_one_disk_loss_costs_the_fair_wal_nothing_and_three_lose_its_message():
+    one = deliver(["refused@0-1h", "disk-loss@30m"], DeliveryConfig(receiver="wal", spool=FAIR))
+    naive = deliver(["refused@0-1h", "disk-loss@30m"], DeliveryConfig(receiver="wal", spool=NAIVE))
+    assert one.fate == "delivered" and naive.fate == "lost"
+    [replica] = [e for e in one.events if e["what"] == "disk-loss"]
+    assert replica["survived"] == 1 and replica["node"] == 0 and replica["lost"] == 0
+    from blobedu.text import render_deliver
+
+    assert "disk of spool node 1 of 3 lost: 0 spooled copies gone, 1 kept on the other nodes" in render_deliver(one)
+    all3 = deliver(["refused@0-1h", "disk-loss@10m", "disk-loss@20m", "disk-loss@40m"],
+                   DeliveryConfig(receiver="wal", spool=FAIR))
+    assert all3.fate == "lost" and all3.accepted[0]["lost_at"] == 2400
+
+
+def test_spool_growth_with_backoff_and_replicas():
+    fixed = spool_growth(10, 3600)
+    backoff = spool_growth(10, 3600, uploader=UploadBackoff(first=60, factor=2, cap=600))
+    tripled = spool_growth(10, 3600, replicas=3)
+    assert backoff.messages == fixed.messages and backoff.upload_attempts < fixed.upload_attempts
+    assert fixed.drain_seconds <= 60 < backoff.drain_seconds <= 600
+    assert tripled.disk_bytes == 3 * fixed.disk_bytes and tripled.fsyncs == 3 * fixed.fsyncs
+    # the closed form agrees with the schedule, message by message, for the fixed uploader
+    assert spool_growth(1, 600, uploader=FIXED_UPLOAD).upload_attempts == sum(
+        FIXED_UPLOAD.attempts_within(600 - 60 * k) for k in range(10))
+    with pytest.raises(BlobeduError):
+        spool_growth(10, 3600, uploader=BACKOFF_UPLOAD)  # jittered: no single figure
+
+
+def test_fsync_latency_with_replicas_writes_each_entry_that_many_times():
+    one = fsync_latency(samples=5, message_bytes=1024)
+    three = fsync_latency(samples=5, message_bytes=1024, replicas=3)
+    assert one.samples == three.samples == 5 and three.median > 0
+    with pytest.raises(BlobeduError):
+        fsync_latency(samples=5, replicas=0)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.integers(0, 3))
+def test_a_fair_wal_loses_an_acknowledged_copy_only_when_every_replica_is_lost(specs, seed):
+    """Any S3 fault with crashes, full disks and disk losses: a copy is lost only after 3 disk losses
+    (one per node) between its 250 and its upload, and never with fewer than 3 in the run."""
+    trace = deliver(specs, DeliveryConfig(receiver="wal", spool=FAIR, seed=seed))
+    assert trace.fate in ("delivered", "bounced", "lost")
+    losses = [e["t"] for e in trace.events if e["what"] == "disk-loss"]
+    for copy in trace.accepted:
+        if copy["lost_at"] is not None:
+            assert sum(1 for t in losses if copy["t"] <= t <= copy["lost_at"]) >= FAIR.replicas, (specs, copy)
+    if len(losses) < FAIR.replicas:
+        assert trace.fate != "lost" and all(c["lost_at"] is None for c in trace.accepted), specs

@@ -279,3 +279,139 @@ def test_compare_panel_presets_and_custom_faults():
     assert "bounced at 3d, author told" in p.verdict_text.splitlines()[0]
     p.controls["faults"].value = "refused@0-1h"
     assert p.controls["preset"].value == "S3 outage only"
+
+
+def test_compare_panel_adds_the_fair_wal_on_request():
+    p = W.compare_panel(preset="S3 outage + disk loss", spools="one disk + fair WAL")
+    stalwart, spool, fair = p.verdict_text.splitlines()
+    assert spool.startswith("write-ahead spool: LOST at 30m")
+    assert fair.startswith("fair WAL (3 replicas, backoff): delivered after 1h")
+    assert len(p.lanes) == 3 and p.lanes[0].axis == p.lanes[2].axis and len(p.figure.axes) == 3
+    p.update(spools="one disk")
+    assert len(p.verdict_text.splitlines()) == 2
+    with pytest.raises(BlobeduError):
+        W.compare_scenario_from_values({"spools": "five disks"})
+
+
+# -- the fault picker (#19 item 3): a kind and two sliders instead of typing KIND@START-END ----------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from blobedu.faults import RECEIVER_KINDS  # noqa: E402
+
+_POINT = {k for k in RECEIVER_KINDS if k != "disk-full"}
+#: Within the 30-day horizon the parser allows, so every generated window is one the typed box takes.
+_starts = st.one_of(st.sampled_from(W.START_STOPS), st.integers(0, 10 * 86400).map(float))
+_lengths = st.one_of(st.sampled_from(W.LENGTH_STOPS), st.integers(1, 10 * 86400).map(float))
+
+
+def _typed(kind: str, start: float, length: float) -> str:
+    """What a reader would type for the same fault, in plain seconds."""
+    if kind in _POINT or length == W.FOREVER:
+        return f"{kind}@{start:.0f}"
+    return f"{kind}@{start:.0f}-{start + length:.0f}"
+
+
+@given(kind=st.sampled_from(W.PICKER_KINDS), start=_starts, length=_lengths)
+def test_the_picker_writes_exactly_the_fault_the_typed_box_would(kind, start, length):
+    spec = W.picked_spec(kind, start, length)
+    assert W.fault_specs({"faults": spec}) == W.fault_specs({"faults": _typed(kind, start, length)}) == [spec]
+    # and the picker reads back what it wrote
+    got_kind, got_start, got_length = W.picker_choice(spec)
+    assert W.picked_spec(got_kind, got_start, got_length) == spec
+
+
+@settings(max_examples=40)
+@given(kind=st.sampled_from(W.PICKER_KINDS), start=_starts, length=_lengths, data=st.data())
+def test_moving_the_picker_writes_one_fault_and_typing_moves_the_picker(kind, start, length, data):
+    box = W._faults_box("")
+    picker = W.FaultPicker(box)
+    assert picker.kind.value == W.NO_FAULT and picker.start.disabled and box.value == ""
+    # typed first: the picker shows it, sliders included (a value between two stops becomes a stop)
+    box.value = _typed(kind, start, length)
+    assert (picker.kind.value, picker.start.value) == (kind, start) and picker.matches()
+    if kind not in _POINT:
+        assert picker.length.value == length and not picker.length.disabled
+    # then the reader moves the sliders: the box holds the one fault they show
+    picker.start.value = data.draw(st.sampled_from([v for _, v in picker.start.options]))
+    picker.length.value = data.draw(st.sampled_from([v for _, v in picker.length.options]))
+    # (a move to the value already shown changes nothing: the box keeps the reader's own text)
+    assert W.fault_specs({"faults": box.value}) == [picker.spec()] and picker.matches()
+    assert W.fault_specs({"faults": box.value}) == W.fault_specs({"faults": _typed(
+        picker.kind.value, picker.start.value, picker.length.value)})
+
+
+def test_the_picker_leaves_what_it_cannot_show_to_the_typed_box():
+    box = W._faults_box("refused@0-1h\ndisk-loss@30m")
+    picker = W.FaultPicker(box)
+    assert picker.kind.value == W.TYPED and picker.start.disabled and picker.length.disabled and picker.matches()
+    for text in ("502@0-1h", "503@soon", "refused@0-1h, crash@30m"):  # a status it does not list, a bad line, two
+        box.value = text
+        assert picker.kind.value == W.TYPED and box.value == text  # the typed box wins, untouched
+    picker.kind.value = W.TYPED  # choosing "as typed" keeps the box
+    assert box.value == "refused@0-1h, crash@30m"
+    picker.kind.value = "503"
+    assert box.value == "503@0s-1h" and not picker.start.disabled
+    picker.kind.value = W.NO_FAULT
+    assert box.value == "" and picker.start.disabled
+    picker.kind.value = "crash"  # a moment: no length
+    assert box.value == "crash@0s" and picker.length.disabled
+    put = W.FaultPicker(W._faults_box("crash@30m"), W.PICKER_S3_KINDS)  # the PUT panel offers S3 kinds only
+    assert put.kind.value == W.TYPED and "crash" not in [v for _, v in put.kind.options]
+
+
+#: What a reader might type: anything, and near-misses of a spec.
+_hostile = st.one_of(
+    # one line: no comma and nothing str.splitlines splits at (\x1c-\x1e, \u2028 ... each make a line of their own)
+    st.text(max_size=40).filter(lambda t: len(t.splitlines()) == 1 and "," not in t and t.strip()),
+    st.builds(lambda k, a, b: f"{k}@{a}-{b}", st.sampled_from(["503", "refused", "crash", "boom", "999", "", "5O3"]),
+              st.sampled_from(["0", "1h", "-1", "1e309", "nan", "", "1" + "0" * 40, "30m"]),
+              st.sampled_from(["1h", "0", "", "forever", "2d", "١٢"])),
+)
+
+
+@pytest.fixture(scope="module")
+def picked_put_panel():
+    return W.put_panel()
+
+
+@settings(max_examples=60)
+@given(text=_hostile)
+def test_hostile_typed_faults_give_one_clear_message_and_the_picker_follows(picked_put_panel, text):
+    p = picked_put_panel
+    p.update(faults=text)  # never raises
+    kind = p.picker.kind.value
+    assert p.picker.matches()
+    if p.error is None:  # it parsed: a fault the picker shows, or one it leaves typed
+        assert p.trace is not None and (kind in W.PICKER_S3_KINDS or kind == W.TYPED)
+    else:
+        assert kind == W.TYPED and p.trace is None
+        assert p.verdict_text.startswith("⚠ cannot run this: fault line 1 (") and "\n" not in p.verdict_text
+        assert "Traceback" not in p.verdict_text
+
+
+def test_a_simple_fault_given_as_faults_sets_the_picker_and_one_move_runs_once():
+    p = W.delivery_panel(faults="timeout@0-30m", sender="postfix")
+    assert (p.picker.kind.value, p.picker.start.value, p.picker.length.value) == ("timeout", 0.0, 1800.0)
+    assert p.controls["faults"].value == "timeout@0-30m"  # the typed box keeps what was given
+    assert p.advanced.selected_index is None and p.advanced.children[0].children[0] is p.controls["faults"]
+    assert p.picker.box in p.children or any(p.picker.kind in getattr(c, "children", ()) for c in p.children)
+    runs = []
+    runner = p.runner
+    p.runner = lambda values: runs.append(values["faults"]) or runner(values)
+    p.picker.length.value = 3600.0
+    assert runs == ["timeout@0s-1h"]  # one run per move, with the picker's one fault
+    typed = W.delivery_panel(faults="timeout@0-1h", sender="postfix")
+    assert p.verdict_text == typed.verdict_text and p.lanes.outage == typed.lanes.outage
+    p.update(faults="refused@0-1h\ncrash@30m")
+    assert p.picker.kind.value == W.TYPED and p.picker.matches()
+
+
+def test_the_compare_panels_case_follows_the_picker():
+    p = W.compare_panel(preset="S3 outage + receiver crash")
+    assert p.picker.kind.value == W.TYPED  # a case of two faults stays typed
+    p.picker.kind.value = "refused"  # refused@0s-1h: the same faults as the case "S3 outage only"
+    assert p.controls["preset"].value == "S3 outage only"
+    assert p.verdict_text.splitlines()[0].startswith("Stalwart (no spool): delivered after 1h02m")
+    p.update(preset="disk full (S3 up)")
+    assert (p.picker.kind.value, p.picker.length.value) == ("disk-full", 3600.0)

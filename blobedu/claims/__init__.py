@@ -2,8 +2,9 @@
 
 Theory of operation
 -------------------
-The README and the notebooks' markdown cells stay plain markdown.  Beside them, this package keeps a
-**registry**: one module per document (``readme``, ``nb00`` … ``nb09``) plus ``common`` for facts
+The README, the notebooks' markdown cells and ``notebooks/glossary.md`` stay plain markdown.  Beside
+them, this package keeps a **registry**: one module per document (``readme``, ``nb00`` … ``nb09``,
+``glossary``) plus ``common`` for facts
 that many documents repeat.  Each entry names a number as printed and says where it comes from:
 
 * :class:`Model` — the model computes it: ``fn()`` must return exactly the printed text.  A test
@@ -147,12 +148,15 @@ def numbers(text: str, prose: bool = True) -> list[str]:
 # -- the documents and their registries -----------------------------------------------------------------
 
 def documents(root: Path = ROOT) -> dict[str, str]:
-    """Every document a reader sees: the README and each notebook's markdown, by path from the root."""
+    """Every document a reader sees: the README, each notebook's markdown and the glossary, by path from the root."""
     docs = {"README.md": (root / "README.md").read_text(encoding="utf-8")}
     for path in sorted((root / "notebooks").glob("*.ipynb")):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         docs[f"notebooks/{path.name}"] = "\n\n".join(
             "".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    glossary = root / "notebooks" / "glossary.md"
+    if glossary.is_file():  # the one glossary every notebook links (#19 item 6)
+        docs["notebooks/glossary.md"] = glossary.read_text(encoding="utf-8")
     return docs
 
 
@@ -160,6 +164,8 @@ def module_for(document: str) -> str:
     """The registry module of a document: ``README.md`` -> ``readme``; ``notebooks/03_x.ipynb`` -> ``nb03``."""
     if document == "README.md":
         return "readme"
+    if document == "notebooks/glossary.md":
+        return "glossary"
     match = re.match(r"^notebooks/(\d\d)_", document)
     if not match:
         raise ValueError(f"no registry module for {document}")

@@ -5,7 +5,7 @@ import json
 from ..faults import parse
 from ..realmta import TRANSCRIPTS
 from ..schedules import sender_schedule
-from . import Input, Model
+from . import Input, Model, Source
 from .helpers import dur, first_reply_after, first_session_requests, listed, put_elapsed, run, sleeps, spaced, worst
 
 SLOW = dict(max_retries=10, latency=29)  # an S3 that answers 503 only after 29 s
@@ -43,4 +43,22 @@ CLAIMS = [
     Model("3 s", lambda: f"{_transcript()['settings']['smtp_data_done_timeout']:g} s"),
     Model("5 s", lambda: f"{parse(_transcript()['slow_s3'][0]).end:g} s"),
     Model("1, 2 and 4 s", lambda: listed(sleeps(), "s")),
+]
+
+
+def _load(max_retries: int) -> dict:
+    """The row of experiments.retry_load (a 1-hour 503 storm, a Stalwart sender) for one maxRetries."""
+    from ..experiments import retry_load
+
+    return next(r for r in retry_load() if r["maxRetries"] == max_retries)
+
+
+# the predict-then-see answer (maxRetries 10 in a 1-hour storm), the storm slider and the panel's default
+CLAIMS += [
+    Input("1-hour 5m 1h 4 minutes", "the predict's storm 503@0-1h; the storm slider's positions (1m, 4m, 5m, 10m, 1h)"),
+    Source("451s 503s", "the 451 of crates/smtp/src/inbound/data.rs:829@v0.16.18; HTTP 503 (RFC 9110 §15.6.4)"),
+    Model("1h27m", lambda: _load(10)["delivered after"]),
+    Model("1h02m", lambda: _load(3)["delivered after"]),
+    Model("57 S3 requests instead of 22", lambda: f"{_load(10)['S3 requests']} S3 requests instead of {_load(3)['S3 requests']}"),
+    Model("about 2 minutes", lambda: f"about {round(first_reply_after('503@0-15m', latency=29) / 60)} minutes"),
 ]

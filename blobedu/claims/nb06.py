@@ -12,6 +12,7 @@ CLAIMS = [
     # the lost bounce: the sender's own S3 fails one hour before its bounce at 3 d, after the 1-day warning
     Model("hour 71", lambda: f"hour {round(tol('stalwart').bounce_at / 3600) - 1}"),
     Model("1-day", lambda: f"{sender_schedule('stalwart').notify[0] / DAY:g}-day"),
+    Model("1 day", lambda: f"{sender_schedule('stalwart').notify[0] / DAY:g} day", note="the predict: warns after 1 day"),
     # the purge race (purge.race: maxRetries 10, 503 for the first 2 minutes)
     Input("maxRetries is 10 and S3 answers 503 for 2 minutes", "purge.race()'s defaults: StoreConfig(max_retries=10), 503@0-2m"),
     Model("127 s", lambda: f"{purge_race().final_put_at:g} s"),

@@ -91,6 +91,10 @@ class FleetConfig:
     #: real senders' queue-run phases: "spread" evenly over the run interval (independent servers),
     #: or "aligned" (every server runs its queue at the same instants: the burst with no jitter)
     phases: str = "spread"
+    #: the receiver's store backoff: "none" is Stalwart's (1, 2, 4 ... s exactly); "full" is a
+    #: COUNTERFACTUAL, not Stalwart: Brooker's full jitter (blobedu.jitter), drawn from ``jitter_seed``
+    jitter: str = "none"
+    jitter_seed: int = 0
     #: seeds the designs' random draws (ids, jitter), as ``DeliveryConfig.seed`` seeds deliver()'s
     seed: int = 0
 
@@ -150,6 +154,12 @@ class FleetConfig:
             raise BlobeduError(f"bandwidth must be 0 (instant) or at least 1 byte a second, got {self.bandwidth!r}")
         if not isinstance(self.max_connections, int) or not 1 <= self.max_connections <= 10_000_000:
             raise BlobeduError(f"max connections must be a whole number from 1 to 10,000,000, got {self.max_connections!r}")
+        if self.jitter not in ("none", "full"):
+            raise BlobeduError(f"jitter must be 'none' (Stalwart's) or 'full' (a counterfactual), got {self.jitter!r}")
+        if not isinstance(self.seed, int):
+            raise BlobeduError(f"seed must be a whole number, got {self.seed!r}")
+        if not isinstance(self.jitter_seed, int):
+            raise BlobeduError(f"jitter_seed must be a whole number, got {self.jitter_seed!r}")
         if self.phases not in ("spread", "aligned"):
             raise BlobeduError(f"phases must be 'spread' or 'aligned', got {self.phases!r}")
         if not 2 <= self.samples <= 10_000:

@@ -70,6 +70,8 @@ def check(config) -> None:
     if st.max_retries is not None or st.timeout is not None or st.verify is not None:
         raise BlobeduError(f"--max-retries, --timeout and --verify are Stalwart's S3 settings; {name} runs its own "
                            "client's defaults (see blobedu.servers)")
+    if config.jitter != "none":
+        raise BlobeduError(f"jitter 'full' is a counterfactual of Stalwart's backoff; {name} has its own (see blobedu.servers)")
     if name == "wildduck" and config.s3_capacity is not None:
         raise BlobeduError("--s3-capacity is S3's request rate; wildduck's store is MongoDB, which has none in blobedu")
 
@@ -129,6 +131,7 @@ def drive(fleet, blob, machine, st: _State, faults=None, capacity: bool = True):
                     if cap is not None and (fault is None or fault.kind == "lost-write") and not cap.take(t, step.method):
                         fault = _SLOWDOWN
                         fleet.slowdowns += 1
+                        fleet.slowdown_times.append(t)
                     reply, stored = answer(step.method, fault, blob.in_s3)
                     if stored:
                         blob.in_s3 = True

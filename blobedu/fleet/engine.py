@@ -36,6 +36,10 @@ class Fleet(Kernel, S3Driver, Senders, Receivers):
         self.settings = c.store.resolved()
         self.rules = RequestRules.of(self.behaviour, self.settings)
         self.verify = bool(self.settings["verify"])
+        if c.jitter == "full":  # a counterfactual, not Stalwart: the same loop with a jittered backoff
+            from ..jitter import jittered
+
+            self.behaviour = jittered(self.behaviour, c.jitter_seed)
         self.max_retries = self.settings["max_retries"]
         self.local_schedule = stalwart(c.store.version)
         self.queued_reply = self.behaviour.queued_reply
@@ -75,6 +79,7 @@ class Fleet(Kernel, S3Driver, Senders, Receivers):
         # what the series are built from: (time, change) as they happen, in time order
         self.request_times = array("d")
         self.slowdowns = 0
+        self.slowdown_times = array("d")  # when each 503 SlowDown was answered (a subset of request_times)
         self.backlog_log, self.memory_log, self.spool_log = _Log(), _Log(), _Log()
         # store loops hung for good: kept as data, not as suspended generators (there can be millions)
         self._hung_dots: list[tuple[Message, Session]] = []

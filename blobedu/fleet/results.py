@@ -193,6 +193,8 @@ class FleetResult:
     series: dict[str, list]
     wall_seconds: float
     detail: list[Message] = field(default_factory=list, repr=False)
+    #: per second for :data:`RECOVERY_SECONDS` after S3's last change: requests sent, and of them 503 SlowDown
+    recovery: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, fleet: Fleet) -> "FleetResult":
@@ -219,6 +221,13 @@ class FleetResult:
             peak_rate = np.where(np.floor(grid) < len(per_second), peak_rate, 0)
         else:
             peak_rate = np.zeros(n, dtype=np.int64)
+        slow = np.frombuffer(fleet.slowdown_times, dtype=float)
+        if len(slow):  # 503 SlowDown answers in the busiest second of each step, on their own series
+            slow_second = np.bincount(np.floor(slow).astype(np.int64))
+            starts = np.minimum(np.floor(grid).astype(np.int64), len(slow_second) - 1)
+            peak_slow = np.where(np.floor(grid) < len(slow_second), np.maximum.reduceat(slow_second, starts), 0)
+        else:
+            peak_slow = np.zeros(n, dtype=np.int64)
         series = {
             "t": [round(float(t), 3) for t in grid],
             "sender_backlog": _level(fleet.backlog_log, grid, step).tolist(),  # each step's highest
@@ -226,6 +235,7 @@ class FleetResult:
             "receiver_memory_bytes": (_level(fleet.memory_log, grid, step) * size).tolist(),
             "s3_requests_per_s": [round(float(c) / step, 4) for c in counts],
             "s3_peak_requests_per_s": [int(p) for p in peak_rate],
+            "s3_peak_slowdowns_per_s": [int(p) for p in peak_slow],
             "spool_bytes": (_level(fleet.spool_log, grid, step) * size).tolist(),
             "receiver_sessions": _level(fleet.sessions_log, grid, step).tolist(),
         }
@@ -244,7 +254,7 @@ class FleetResult:
             sessions_refused=fleet.sessions_refused,
             sending_servers=sum(len(group) for group in fleet.servers.values()), s3_requests=len(fleet.request_times),
             s3_slowdowns=fleet.slowdowns, peaks=peaks, drain=_drain(fleet), ended=round(fleet.ended, 3),
-            series=series, wall_seconds=round(fleet.wall_seconds, 4), detail=msgs)
+            series=series, wall_seconds=round(fleet.wall_seconds, 4), detail=msgs, recovery=_recovery(fleet))
 
     def to_dict(self) -> dict[str, Any]:
         """The result as a JSON-ready dict (the CLI's ``fleet --json`` object; no per-message detail)."""
@@ -283,6 +293,26 @@ class FleetResult:
                             if self.drain.get("spool_seconds") else ""))
         lines.append(f"simulated {format_duration(self.ended)}" + (f" in {self.wall_seconds:.2f} s of wall time" if wall else ""))
         return "\n".join(lines)
+
+
+#: How many seconds after S3's return :attr:`FleetResult.recovery` counts, second by second.
+RECOVERY_SECONDS = 600
+
+
+def _recovery(fleet: Fleet) -> dict[str, Any]:
+    """Requests and 503 SlowDown answers in each second of the first :data:`RECOVERY_SECONDS` after S3's last change."""
+    import numpy as np
+
+    back = fleet.faults.last_s3_change() if fleet.faults.s3 else None
+    if back is None:
+        return {}
+    edges = np.arange(RECOVERY_SECONDS + 1, dtype=float) + float(back)
+
+    def count(times) -> list[int]:
+        a = np.frombuffer(times, dtype=float)
+        return np.histogram(a, bins=edges)[0].astype(int).tolist() if len(a) else [0] * RECOVERY_SECONDS
+
+    return {"from": float(back), "requests": count(fleet.request_times), "slowdowns": count(fleet.slowdown_times)}
 
 
 def _mib(n: float) -> str:

@@ -90,6 +90,7 @@ class S3Driver:
                     if capacity is not None and (fault is None or fault.kind == "lost-write") and not capacity.take(t, step.method):
                         fault = _SLOWDOWN
                         self.slowdowns += 1
+                        self.slowdown_times.append(t)
                     key = (step.method, fault.kind if fault is not None else None, m.in_s3)
                     known = memo.get(key)
                     if known is None:  # answer() and cost() depend on nothing else: compute each once

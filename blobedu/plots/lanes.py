@@ -19,7 +19,7 @@ def result_kind(result: Union[int, str]) -> str:
     if isinstance(result, int) or str(result).isdigit():
         code = int(result)
         return "2xx" if code < 300 else "4xx" if code < 500 else "5xx"
-    return "timeout" if result == "timeout" else "refused"
+    return "timeout" if result == "timeout" else "hung" if result == "hung" else "refused"
 
 
 def reply_code(reply: str) -> str:
@@ -92,7 +92,7 @@ def _request_lanes(requests: Sequence[dict], annotate: bool) -> list[Lane]:
     methods = ["PUT"] + [m for m in _METHODS[1:] if m in present] + sorted(present - set(_METHODS))
     lanes = []
     for method in methods:
-        marks = [Mark(r["t"], str(r["result"]), _answer_kind(r), annotate, r.get("duration") or 0.0)
+        marks = [Mark(r["t"], str(r["result"]), _answer_kind(r), annotate, r.get("duration") or 0.0, r.get("row") or 0)
                  for r in requests if r["method"] == method]
         lanes.append(Lane(f"requests:{method}", f"S3 {method}", marks=marks, note="no requests" if not marks else ""))
     return lanes
@@ -103,7 +103,7 @@ def _sleep_lane(sleeps: Sequence[dict], span: float, annotate_all: bool) -> Lane
     for s in sleeps:
         label = format_duration(s["seconds"]) + (" (rust-s3)" if s["reason"] == "transport-retry" else "")
         show = annotate_all or s["seconds"] >= 0.04 * span
-        bars.append(Bar(s["t"], s["t"] + s["seconds"], label, s["reason"], show))
+        bars.append(Bar(s["t"], s["t"] + s["seconds"], label, s["reason"], show, row=s.get("row")))
     return Lane("sleeps", "store sleeps", bars=bars, note="no sleeps" if not bars else "")
 
 
@@ -133,6 +133,8 @@ def _put_lanes(trace: StoreTrace, faults, scale: str, at_least: Optional[float] 
     lanes.append(_sleep_lane(d["sleeps"], horizon, annotate_all=len(d["sleeps"]) <= 12))
     if trace.outcome == "stored":
         kind, label = ("mailbox", "stored, durable") if trace.durable else ("lost", "stored, NOT in S3")
+    elif trace.outcome == "hung":
+        kind, label = "hung", "still waiting"
     else:
         # a failed store call is an error to its caller (an SMTP 451, an IMAP NO), not a bounce: nothing is sent
         kind, label = "failed", f"{trace.outcome}: {(trace.error or '').split(':')[0]}".rstrip(": ")
@@ -179,12 +181,35 @@ def _chosen(timeline: Timeline, lanes, headline: str) -> Timeline:
     return timeline
 
 
+def _loop_rows(stores: Sequence[dict]) -> list[Optional[int]]:
+    """A row for each session's store loop, when loops overlap in time (None each when none does).
+
+    A sender that hangs up retries while the receiver's loop still runs (a long loop, a silent S3 on
+    0.15): drawn in one row, two loops' requests and sleeps would interleave and read as one.  A loop
+    that starts while an earlier one still runs gets the first row free by then, as stacked bars do.
+    """
+    ends: list[float] = []
+    rows: list[int] = []
+    for st in stores:
+        starts = [r["t"] for r in st["requests"]] + [s["t"] for s in st["sleeps"]]
+        stops = [r["t"] + (r.get("duration") or 0.0) for r in st["requests"]] + [s["t"] + s["seconds"] for s in st["sleeps"]]
+        if not starts:
+            rows.append(0)
+            continue
+        start, stop = min(starts), max(stops)
+        row = next((i for i, e in enumerate(ends) if e <= start), len(ends))
+        ends[row:row + 1] = [stop]
+        rows.append(row)
+    return rows if any(rows) else [None] * len(rows)
+
+
 def _delivery_lanes(trace: DeliveryTrace, faults, scale: str, horizon: Optional[float]) -> Timeline:
     c = trace.config
     fault_plan = plan(faults if faults is not None else c.get("faults", []))
     stores = [s.store for s in trace.sessions if s.store]
-    requests = [r for st in stores for r in st["requests"]]
-    sleeps = [s for st in stores for s in st["sleeps"]]
+    rows = _loop_rows(stores)
+    requests = [dict(r, row=row) for st, row in zip(stores, rows) for r in st["requests"]]
+    sleeps = [dict(s, row=row) for st, row in zip(stores, rows) for s in st["sleeps"]]
     times: list[Optional[float]] = [trace.ended]
     times += [s.ended for s in trace.sessions] + [s.receiver_replied_at for s in trace.sessions]
     times += [span["to"] for span in trace.custody] + [span["from"] for span in trace.custody]
@@ -242,18 +267,30 @@ def _delivery_lanes(trace: DeliveryTrace, faults, scale: str, horizon: Optional[
         outcome.marks.append(Mark(entry["t"], "mailbox" if delivered else entry["result"],
                                   "mailbox" if delivered else "local-fail", True))
     for dsn in trace.dsns:
-        if dsn["kind"] == "delayed":
+        if dsn.get("queued") is False and dsn.get("origin") != "receiver":
+            # the sender's own store refused it: nothing was sent (a dropped bounce is not a bounce)
+            what = "delay DSN" if dsn["kind"] == "delayed" else "bounce"
+            outcome.marks.append(Mark(dsn["t"], f"{what} dropped", "dsn-dropped", True))
+        elif dsn["kind"] == "delayed":
             outcome.marks.append(Mark(dsn["t"], "delay DSN", "dsn-delayed", True))
         else:
             by = " (receiver)" if dsn.get("origin") == "receiver" else ""
             outcome.marks.append(Mark(dsn["t"], f"bounce{by}", "bounce", True))
-    if trace.fate == "lost":  # the moment the last copy went: LOST, where the mailbox mark would be
+    accepted = any(reply_code(s.reply) == "250" for s in trace.sessions)
+    if trace.fate == "lost" and (accepted or not any(m.kind == "dsn-dropped" for m in outcome.marks)):
+        # the moment the last copy went: LOST, where the mailbox mark would be (a message never
+        # acknowledged, whose bounce was dropped, has its dropped-bounce mark instead)
         ends = [span["to"] for span in trace.custody if span["to"] is not None]
         gone = max(ends) if ends and all(span["to"] is not None for span in trace.custody) else trace.ended
         outcome.marks.append(Mark(gone, "LOST", "lost", True))
     outcome.marks.sort(key=lambda m: m.t)
     outcome.note = "" if outcome.marks else "nothing yet"
     lanes.append(outcome)
+    if c.get("sender_faults"):  # the sender's own blob store, where its DSNs are written
+        own = plan(list(c["sender_faults"]))
+        lanes.append(Lane("sender-s3", "sender's own S3", bars=[
+            Bar(f.start, axis.hi if f.end is None else min(f.end, axis.hi), f.kind, "sender-s3-down", True,
+                f.end is None) for f in own.s3 if f.start < axis.hi]))
 
     st = c["store"]
     sender = c["sender"] + (f" {c['sender_version']}" if c.get("sender_version") else "")

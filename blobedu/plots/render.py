@@ -70,7 +70,12 @@ def _style_bar(ax, x0, x1, y, h, style: Style, zorder=2, alpha=None):
 
 
 def _rows(bars: Sequence[Bar]) -> list[int]:
-    """Stack overlapping bars: the row each bar goes in, the first whose last bar ended before it starts."""
+    """Stack overlapping bars: the row each bar goes in, the first whose last bar ended before it starts.
+
+    Bars whose caller fixed their rows (``Bar.row``: one store loop a row) keep them.
+    """
+    if any(b.row is not None for b in bars):
+        return [b.row or 0 for b in bars]
     ends: list[float] = []
     rows = []
     for b in bars:
@@ -357,19 +362,22 @@ def _draw_lanes(ax, timeline: Timeline, width_in: float) -> set[str]:
                     _bar_text(ax, axis, b, y, width_in)
         # one Line2D per kind of mark (and one for their duration lines), not one per mark: a 4-day
         # trace has hundreds of marks, and each artist costs time on every redraw
-        by_kind: dict[str, list[Mark]] = {}
+        by_kind: dict[tuple[str, int], list[Mark]] = {}
         for m in lane.marks:
-            by_kind.setdefault(m.kind, []).append(m)
-        for kind, marks in by_kind.items():
+            by_kind.setdefault((m.kind, m.row), []).append(m)
+        n_rows = max((m.row for m in lane.marks), default=0) + 1
+        for (kind, row), marks in by_kind.items():
             style = STYLES[kind]
+            # store loops that overlap in time each get a row (Mark.row), as stacked bars do
+            y_mark = mark_y if n_rows == 1 else y0 + 0.15 * h + 0.35 * h / n_rows + row * 0.7 * h / n_rows
             drawn.add(kind)
             shrink = 0.65 if len(marks) > 40 else 1.0  # many marks of a kind: smaller ones stay apart
             lines = [m for m in marks if m.duration and m.duration > 0]
             if lines:
                 xs = [v for m in lines for v in (m.t, m.t + m.duration, np.nan)]
-                ax.plot(xs, [mark_y if not np.isnan(x) else np.nan for x in xs], color=style.color, linewidth=2,
+                ax.plot(xs, [y_mark if not np.isnan(x) else np.nan for x in xs], color=style.color, linewidth=2,
                         zorder=3)
-            ax.plot([m.t for m in marks], [mark_y] * len(marks), marker=style.marker,
+            ax.plot([m.t for m in marks], [y_mark] * len(marks), marker=style.marker,
                     markersize=style.size * shrink, linestyle="none",
                     markerfacecolor="white" if style.hollow else style.color,
                     markeredgecolor=style.edge if style.marker not in ("x", "|") else style.color,

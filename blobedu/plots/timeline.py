@@ -56,6 +56,9 @@ STYLES: dict[str, Style] = {
     "5xx": Style("5xx", _C["vermillion"], "s", size=7),
     "refused": Style("connection refused / dropped", _C["black"], "X", edge="white", size=9),
     "timeout": Style("timeout (line: time waited)", _C["reddish purple"], "v", size=9),
+    # a request this version never gives up on (v0.8.2-v0.15.x's timeout bounds only the connect)
+    "hung": Style("no answer, never given up on", _C["reddish purple"], "v", hollow=True, edge=_C["reddish purple"],
+                  size=9),
     "late": Style("reply after the sender hung up", _C["bluish green"], "o", edge=_C["bluish green"], hollow=True,
                   size=10),
     # S3 state (bars)
@@ -65,6 +68,7 @@ STYLES: dict[str, Style] = {
     "s3-refused": Style("S3 refuses connections", _C["black"], hatch="xx", edge="white"),
     "s3-timeout": Style("S3 silent (timeouts)", _C["reddish purple"], hatch="..", edge="black"),
     "s3-lost-write": Style("S3 loses writes (200, not kept)", _C["yellow"], hatch="++", edge="black"),
+    "sender-s3-down": Style("sender's own S3 down", _C["black"], hatch="//", edge="white"),
     # the receiver's own disk (bars)
     "disk-full": Style("receiver disk full (ENOSPC)", _C["vermillion"], hatch="xx", edge="black"),
     # sleeps (bars)
@@ -78,11 +82,18 @@ STYLES: dict[str, Style] = {
     "receiver memory": Style("copy in receiver memory (lost on crash)", _C["orange"], hatch="..", edge="black"),
     "spool": Style("copy in local spool", _C["reddish purple"], hatch="\\\\", edge="black"),
     "S3": Style("copy in S3", _C["bluish green"], edge=_C["bluish green"]),
+    # the holders of notebook 08's other designs (blobedu/servers/receivers.py)
+    "one of two stores": Style("copy in ONE of two stores", _C["bluish green"], hatch="//", edge="black"),
+    "local disk": Style("copy on the receiver's local disk", _C["reddish purple"], hatch="xx", edge="black"),
+    "MongoDB": Style("copy in MongoDB (GridFS)", _C["yellow"], edge="black"),
     # outcomes and events (marks)
     "mailbox": Style("in the mailbox / stored", _C["bluish green"], "*", size=13),
     "local-fail": Style("local delivery failed (retried)", _C["vermillion"], "x", edge=_C["vermillion"], size=7),
     "dsn-delayed": Style('"delayed" DSN', _C["orange"], "^", size=9),
     "bounce": Style("bounce (DSN to the author)", _C["vermillion"], "X", size=11),
+    # a DSN the sender's own blob store could not write: send_dsn ignores queue()'s result (dsn.rs:54-59)
+    "dsn-dropped": Style("DSN dropped: never sent", _C["vermillion"], "X", hollow=True, edge=_C["vermillion"],
+                         size=11),
     "failed": Style("the store call failed (S3Error)", _C["vermillion"], "X", size=11),
     "node": Style("receiver crash / disk loss", _C["black"], "p", edge="white", size=10),
     "lost": Style("LOST: acknowledged, no copy kept anywhere", _C["vermillion"], "*", hollow=True,
@@ -126,6 +137,7 @@ class Bar(NamedTuple):
     kind: str
     annotate: bool = False
     open: bool = False
+    row: Optional[int] = None  # a row fixed by the caller (one store loop a row); None: stacked when overlapping
 
 
 class Mark(NamedTuple):
@@ -136,6 +148,7 @@ class Mark(NamedTuple):
     kind: str
     annotate: bool = False
     duration: float = 0.0
+    row: int = 0  # the row in its lane: store loops that run at the same time each get their own
 
 
 @dataclass

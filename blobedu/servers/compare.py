@@ -11,6 +11,7 @@ from typing import Any, Mapping, Optional, Sequence
 from ..durations import format_duration
 from ..errors import BlobeduError
 from . import NAMES, design
+from .design import GRADES
 
 #: The five columns of notebook 08's table: the same fault plans for every design.
 SCENARIOS: dict[str, tuple[str, ...]] = {
@@ -168,5 +169,91 @@ def pair_panel(**defaults: Any):
     return Panel(controls, [["top", "bottom"], ["sender", "scale"], ["faults"]], run_pair, pair_lanes)
 
 
-__all__ = ["HOLDERS", "PANEL_DEFAULTS", "SCENARIOS", "fate", "holders", "outcome_table", "pair_lanes", "pair_panel",
+# -- notebook 08's slider: two designs, one fault at a time (blobedu.frames.Frames) -------------------------
+#: The slider's positions: one fault plan each, from the one a retry loop outlasts to the one nobody sees.
+DUEL_FAULTS: dict[str, tuple[str, ...]] = {
+    "refused 2 s": ("refused@0-2s",),
+    "refused 1 h": ("refused@0-1h",),
+    "one 503 (50 ms)": ("503@0-50ms",),
+    "503 storm 1 h": ("503@0-1h",),
+    "silent S3 1 h": ("timeout@0-1h",),
+    "lost write 1 h": ("lost-write@0-1h",),
+}
+DUEL = ("stalwart", "maddy")
+DUEL_SENDER = "postfix"
+
+
+def duel_run(label: str, names: Sequence[str] = DUEL, sender: str = DUEL_SENDER) -> dict[str, Any]:
+    """One slider position: the fault plan ``DUEL_FAULTS[label]`` through each design, one real delivery each."""
+    from ..endpoint import InProcessEndpoint
+
+    traces = {}
+    with InProcessEndpoint() as endpoint:
+        for name in names:
+            endpoint.reset()
+            traces[name] = run(name, DUEL_FAULTS[label], sender, endpoint)
+    return traces
+
+
+def duel_verdict(label: str, traces: Mapping[str, Any]) -> str:
+    """One line: each design's fate and who held the copy."""
+    return f"{label}: " + "; ".join(f"{n} {fate(t)} · copy: {holders(t)}" for n, t in traces.items())
+
+
+def duel_headline(traces: Mapping[str, Any]) -> str:
+    """What to notice in one frame: do the two designs end alike?"""
+    fates = {n: fate(t) for n, t in traces.items()}
+    bounced = [n for n, f in fates.items() if f.startswith("BOUNCED")]
+    lost = [n for n, f in fates.items() if f.startswith("LOST")]
+    if lost:
+        return f"{' and '.join(lost)} answered 250 and S3 kept nothing: the message is gone"
+    if bounced and len(bounced) < len(fates):
+        kept = [n for n in fates if n not in bounced]
+        return f"the same fault: {' and '.join(bounced)} bounced the message, {' and '.join(kept)} delivered it"
+    if bounced:
+        return "both bounced it"
+    return "both delivered it: the fault was short enough, or a 4xx left it with the sender"
+
+
+def duel_draw(label: str, traces: Mapping[str, Any]):
+    """Both deliveries one above the other on one time axis: the replies, who held the copy, the outcome."""
+    from .. import plots
+
+    longest = max(plots.delivery_lanes(t).horizon for t in traces.values())
+    timelines = [plots.delivery_lanes(t, horizon=longest, lanes="sender", headline=duel_headline(traces))
+                 for t in traces.values()]
+    shown = [plots.Timeline(tl.title, f"{n} ({design(n).version}): {fate(t)} · copy: {holders(t)}", tl.horizon,
+                            timelines[0].axis, tl.lanes, tl.outage, tl.xlabel)
+             for (n, t), tl in zip(traces.items(), timelines)]
+    sender = next(iter(traces.values())).config["sender"]
+    return plots.draw_stack(shown, f"{duel_headline(traces)} · fault: {', '.join(DUEL_FAULTS[label])} · "
+                                   f"sender {sender}")
+
+
+def duel_frames(value: str = "refused 1 h"):
+    """Notebook 08's carrying figure: a slider over :data:`DUEL_FAULTS`, each frame two real deliveries."""
+    from ..frames import Frames
+
+    return Frames(list(DUEL_FAULTS), duel_run, duel_draw, description="S3 fault", value=value, verdict=duel_verdict)
+
+
+def grade_rows(names: Sequence[str] = NAMES) -> list[dict[str, Any]]:
+    """:func:`read_not_run` as table rows: per design, how many facts were read in code, in docs, run, unconfirmed."""
+    rows = []
+    for n in names:
+        row: dict[str, Any] = {"design": n}
+        row.update({g: sum(f.grade == g for f in design(n).facts) for g in GRADES})
+        rows.append(row)
+    return rows
+
+
+def unverified_rows(names: Sequence[str] = NAMES) -> list[dict[str, str]]:
+    """:func:`unverified` as table rows."""
+    return [{"design": n, "fact": f.what, "grade": f.grade, "source": f.source} for n in names
+            for f in design(n).facts if f.grade in ("unverified", "docs")]
+
+
+__all__ = ["DUEL", "DUEL_FAULTS", "DUEL_SENDER", "duel_draw", "duel_frames", "duel_headline", "duel_run",
+           "duel_verdict", "grade_rows", "unverified_rows",
+           "HOLDERS", "PANEL_DEFAULTS", "SCENARIOS", "fate", "holders", "outcome_table", "pair_lanes", "pair_panel",
            "promises", "read_not_run", "render_outcomes", "run", "run_pair", "unverified"]
