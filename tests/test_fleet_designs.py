@@ -11,7 +11,8 @@ reached S3** (moto's endpoint counted in ``deliver``, the fleet's request log in
 The cases are fixed, per design: a clean run, a short outage the design rides out, a 5xx storm
 (a bounce at once where the design answers 5xx: maddy), a silent store, a lost write, and a
 **late fault** that starts after the first attempt (in the retry loop, in the dequeue or on the
-disk after the 250).  A random search over the same space follows at the end.
+disk after the 250), and a crash in flight.  A random search over the same space (crashes and
+shorter final-dot waits included: 600 examples passed once, 100 run each time) follows at the end.
 """
 
 from __future__ import annotations
@@ -251,13 +252,16 @@ def scenarios(draw):
         faults.append(f"{kind}@{start}-{start + length}")
     if receiver in ("cyrus", "postfix-local") and draw(st.booleans()):
         faults.append(draw(st.sampled_from(["disk-loss@1800.37", "disk-full@0-900", "disk-full@5-4000"])))
+    if draw(st.integers(0, 3)) == 0:  # a crash off the instants anything else happens at (as in the Stalwart proof)
+        faults.append(f"crash@{draw(st.sampled_from([0, 3, 10, 45, 400, 3600]))}.37")
     config = DeliveryConfig(store=StoreConfig(latency=draw(st.sampled_from([0.0, 0.25, 5.0]))), receiver=receiver,
                             sender=draw(st.sampled_from(["stalwart", "postfix", "exim"])),
+                            data_timeout=draw(st.sampled_from([None, None, 20.0, 60.0])),
                             seed=draw(st.integers(0, 5)))
     return faults, config, receiver == "cyrus" and draw(st.booleans())
 
 
-@settings(max_examples=40, deadline=None, print_blob=True,
+@settings(max_examples=100, deadline=None, print_blob=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(scenario=scenarios())
 def test_random_scenarios_agree(counted, scenario):
