@@ -24,8 +24,8 @@ from .faults import allowed
 from .servers import NAMES as RECEIVER_NAMES
 from .versions import LATEST
 
-#: the receivers ``blobedu fleet`` models; the other designs run one message at a time (``deliver``)
-FLEET_RECEIVERS = ("stalwart", "wal")
+from .fleet.config import RECEIVERS as FLEET_RECEIVERS  # the receivers ``blobedu fleet`` models
+from .fleet.config import REFUSED as FLEET_REFUSED  # designs it refuses, with why
 
 
 class _Parser(argparse.ArgumentParser):
@@ -162,8 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--senders", default="stalwart:40,postfix:40,exim:20", metavar="NAME:SHARE,...",
                    help="the sending servers and their shares (default stalwart:40,postfix:40,exim:20)")
     f.add_argument("--receiver", default="stalwart", choices=list(RECEIVER_NAMES), metavar="NAME",
-                   help="Stalwart's receiver (default) or a write-ahead spooling one, for contrast; the other "
-                        "designs of blobedu.servers are not modelled in the fleet yet")
+                   help="the receiving design (default stalwart); the fleet takes "
+                        + ", ".join(FLEET_RECEIVERS)
+                        + ("; it refuses " + "; ".join(f"{n} ({why})" for n, why in FLEET_REFUSED.items())
+                           if FLEET_REFUSED else ": every design of blobedu deliver")
+                        + ". The other designs run their own clients' S3 settings (no --max-retries, --timeout, "
+                          "--verify), and --max-connections stays the scenario's cap (Stalwart's 8192 by default)")
     f.add_argument("--s3-capacity", type=_rate, default=None, metavar="REQ/S",
                    help="above this many requests per second S3 answers 503 SlowDown (default: no limit)")
     f.add_argument("--s3-burst", type=_duration, default=1.0, metavar="DURATION",
@@ -305,9 +309,9 @@ def _cmd_fleet(args) -> int:
 
     if args.endpoint != "in-process":
         raise BlobeduError("fleet runs without an endpoint (its S3 is the model's own); --endpoint loopback is for put")
-    if args.receiver not in FLEET_RECEIVERS:
-        raise BlobeduError(f"receiver {args.receiver} is not modelled in the fleet yet (the fleet runs "
-                           f"{' and '.join(FLEET_RECEIVERS)}); use blobedu deliver --receiver {args.receiver}")
+    if args.receiver in FLEET_REFUSED:  # one line: what the fleet cannot model for this design
+        raise BlobeduError(f"receiver {args.receiver} is not in the fleet: {FLEET_REFUSED[args.receiver]}; "
+                           f"use blobedu deliver --receiver {args.receiver}")
     if args.over > HORIZON_SECONDS:
         raise BlobeduError("--over must be at most 30d, blobedu's horizon")
     config = FleetConfig(store=_store_config(args), messages=args.messages, over=args.over,

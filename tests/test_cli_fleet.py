@@ -73,6 +73,14 @@ def test_text_summary(capsys):
     (["--max-connections", "0"], "--max-connections"),
     (["--s3-burst", "2h"], "burst"),
     (["--no-verify", "--stalwart", "0.15.5", "--verify"], "not allowed"),
+    # the other designs: their own clients' settings, no Stalwart data store, MongoDB has no S3 capacity
+    (["--receiver", "maddy", "--max-retries", "3"], "Stalwart's S3 settings"),
+    (["--receiver", "james", "--timeout", "10s"], "Stalwart's S3 settings"),
+    (["--receiver", "cyrus", "--no-verify"], "Stalwart's S3 settings"),
+    (["--receiver", "tmail", "--fault", "datastore-down@0-1h"], "data store"),
+    (["--receiver", "wildduck", "--s3-capacity", "5"], "MongoDB"),
+    (["--receiver", "MADDY"], "--receiver"),
+    (["--receiver", "dovecot"], "--receiver"),
 ])
 def test_bad_input_exits_2_with_one_line(capsys, argv, words):
     code, out, err = run_cli(capsys, "fleet", *argv)
@@ -87,7 +95,8 @@ _FLAGS = {
     "--senders": st.one_of(st.sampled_from(["stalwart:1", "postfix:1,exim:2", "rfc5321:3"]), st.text(max_size=12)),
     "--s3-capacity": st.one_of(st.sampled_from(["0.5", "5", "1e9"]), st.text(max_size=6)),
     "--size": st.one_of(st.integers(-2, 10**10).map(str), st.text(max_size=6)),
-    "--receiver": st.sampled_from(["stalwart", "wal", "x"]),
+    "--receiver": st.sampled_from(["stalwart", "wal", "x", "maddy", "james", "tmail", "dovecot-obox", "wildduck",
+                                   "cyrus", "postfix-local", "Postfix-local", ""]),
     "--fault": st.one_of(st.sampled_from(["refused@1h-2h", "timeout@0", "crash@1h", "disk-loss@2h", "503@0-10m"]),
                          st.text(max_size=10)),
     "--stalwart": st.sampled_from(["0.15.5", "0.16.18", "0.10.5", "0.4.0", "9.9.9"]),
@@ -153,3 +162,44 @@ def test_a_run_past_its_step_bound_is_stopped_with_one_line(capsys, monkeypatch)
     monkeypatch.setattr(engine, "step_budget", lambda messages: 5 * messages)
     code, out, err = run_cli(capsys, "fleet", "--messages", "300", "--fault", "refused@0-6h", "--s3-capacity", "1")
     assert code == 2 and out == "" and err.count("\n") == 1 and "steps" in err
+
+
+DESIGNS = ("maddy", "james", "tmail", "dovecot-obox", "wildduck", "cyrus", "postfix-local")
+
+
+@pytest.mark.parametrize("name", DESIGNS)
+def test_every_design_keeps_the_json_contract(capsys, name):
+    """``blobedu fleet --receiver NAME`` for the other servers' designs: the same JSON, its fates add up."""
+    code, out, err = run_cli(capsys, "fleet", "--receiver", name, "--messages", "300", "--fault", "503@1h-3h",
+                             "--fault", "disk-loss@5h", "--json")
+    assert code == 0 and err == ""
+    data = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert data["config"]["receiver"] == name and sum(data["fates"].values()) == 300
+    assert {len(data["series"][k]) for k in SERIES} == {len(data["series"]["t"])}
+    if name == "maddy":  # 554 to every message that met the storm: each bounced at once
+        assert data["fates"]["bounced"] > 0 and data["fates"]["lost"] == 0
+    elif name in ("cyrus", "postfix-local"):  # S3 does not touch them; the disk loss takes what is on the disk
+        assert data["fates"]["lost"] > 0 and data["fates"]["bounced"] == 0
+    else:  # 4xx (or one healthy store): nobody bounces in a 2-hour storm
+        assert data["fates"]["bounced"] == 0 and data["fates"]["delivered"] == 300
+
+
+def test_help_lists_the_receivers_the_fleet_takes(capsys):
+    with pytest.raises(SystemExit):
+        main(["fleet", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in ("stalwart", "wal") + DESIGNS:
+        assert name.replace("-", "- ") in text or name in text
+
+
+def test_a_design_the_fleet_refuses_exits_2_with_why(capsys, monkeypatch):
+    """The refusal path (empty today: every design runs): one line naming the design and the reason."""
+    import blobedu.cli as cli
+    import blobedu.fleet.config as config
+
+    monkeypatch.setitem(config.REFUSED, "maddy", "a test reason")
+    monkeypatch.setattr(config, "RECEIVERS", tuple(n for n in config.RECEIVERS if n != "maddy"))
+    assert cli.FLEET_REFUSED is config.REFUSED
+    code, out, err = run_cli(capsys, "fleet", "--receiver", "maddy", "--messages", "1")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "maddy is not in the fleet: a test reason" in err and "blobedu deliver --receiver maddy" in err

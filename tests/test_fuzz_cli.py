@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from blobedu.cli import main
+from blobedu.servers import NAMES as RECEIVERS
 
 from conftest import READY_SECONDS, cpu_seconds
 
@@ -104,10 +105,17 @@ def _store_flags(draw) -> list[str]:
 @st.composite
 def argvs(draw):
     command = draw(st.sampled_from(["put", "put", "get", "deliver", "deliver", "deliver", "link", "bogus",
-                                    "advise", "advise", "purge-race"]))
+                                    "advise", "advise", "purge-race", "fleet", "fleet"]))
     args = [command]
-    if command in ("put", "get", "deliver"):
+    if command in ("put", "get", "deliver", "fleet"):
         args += _store_flags(draw)
+    if command == "fleet":
+        # a few messages (the fleet's own speed is benchmarks/'), every receiver name and a few hostile ones
+        args += ["--messages", draw(mostly(st.integers(1, 40).map(str), st.sampled_from(["0", "-1", "1e3", HUGE])))]
+        if draw(st.booleans()):
+            args += ["--receiver", draw(mostly(st.sampled_from(RECEIVERS), st.sampled_from(["maildir", "MADDY", ""])))]
+        if draw(st.booleans()):
+            args += ["--s3-capacity", draw(mostly(st.sampled_from(["1", "50"]), st.sampled_from(["0", "nan", HUGE])))]
     if command in ("advise", "purge-race"):
         # put's four store settings and --json; now and then a flag of put's that advise does not take
         args += _settings_flags(draw)
@@ -132,7 +140,8 @@ def argvs(draw):
         if draw(st.booleans()):
             # not "wal": its uploader retries every 60 s until the 3-day expiry, each round a real
             # boto3 call (measured 39 s for --fault 503@0); bounded, but too slow for many examples
-            args += ["--receiver", draw(mostly(st.just("stalwart"), st.just("maildir")))]
+            args += ["--receiver", draw(mostly(st.sampled_from([n for n in RECEIVERS if n != "wal"]),
+                                               st.just("maildir")))]
         if draw(st.booleans()):
             args += ["--queue-quota", draw(numbers)]
     if command == "link":
@@ -158,7 +167,7 @@ def check(argv: list[str], code: int, out: str, err: str, seconds: float) -> Non
         assert err.startswith("blobedu: error: ") and err.endswith("\n") and err.count("\n") == 1, (argv, err)
     else:
         assert err == "", (argv, err)
-        if "--json" in argv and argv[0] in ("put", "get", "deliver", "advise", "purge-race"):
+        if "--json" in argv and argv[0] in ("put", "get", "deliver", "advise", "purge-race", "fleet"):
             data = json.loads(out, parse_constant=_reject_constant)  # strict: no Infinity or NaN
             assert isinstance(data, dict)
 

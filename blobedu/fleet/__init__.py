@@ -86,6 +86,8 @@ Where each part lives
 :mod:`.config` the scenario and its checks; :mod:`.kernel` the heap, the clock and the lazy
 arrivals; :mod:`.s3` the store loop's driver and S3's capacity; :mod:`.senders` the sending
 side; :mod:`.receivers` Stalwart's final dot, the spool, local delivery and the node faults;
+:mod:`.designs` the other servers' designs (:mod:`blobedu.servers`: maddy, James, TMail, Dovecot obox,
+WildDuck, Cyrus, Postfix), each run from its own design object and checked against ``deliver()``;
 :mod:`.results` the per-message records and the summary; :mod:`.fastpath` final dots run from
 plans; :mod:`.engine` joins them.  Every public
 name (and the one-message API: ``Fleet(faults, FleetConfig(messages=1, ...)).run().detail[0]``) is

@@ -12,7 +12,11 @@ from ..errors import BlobeduError
 from ..schedules import SENDERS
 from ..store import StoreConfig
 
-RECEIVERS = ("stalwart", "wal")
+#: the designs of :mod:`blobedu.servers` the fleet runs besides Stalwart and the spool (:mod:`.designs`)
+FLEET_DESIGNS = ("maddy", "james", "tmail", "dovecot-obox", "wildduck", "cyrus", "postfix-local")
+#: designs of :mod:`blobedu.servers` the fleet refuses, with the one line that says why (none today)
+REFUSED: dict[str, str] = {}
+RECEIVERS = ("stalwart", "wal") + FLEET_DESIGNS
 #: Bounds on the inputs: far beyond what fits the speed goals, short of what would exhaust memory.
 MAX_MESSAGES = 200_000
 MAX_SIZE = 1 << 30
@@ -91,6 +95,8 @@ class FleetConfig:
     #: COUNTERFACTUAL, not Stalwart: Brooker's full jitter (blobedu.jitter), drawn from ``jitter_seed``
     jitter: str = "none"
     jitter_seed: int = 0
+    #: seeds the designs' random draws (ids, jitter), as ``DeliveryConfig.seed`` seeds deliver()'s
+    seed: int = 0
 
     @classmethod
     def real(cls, **kw) -> "FleetConfig":
@@ -113,7 +119,13 @@ class FleetConfig:
         if not (0 <= self.over <= HORIZON_SECONDS):
             raise BlobeduError(f"--over must be from 0 to 30d, got {self.over!r}")
         if self.receiver not in RECEIVERS:
+            if self.receiver in REFUSED:
+                raise BlobeduError(f"receiver {self.receiver} is not in the fleet: {REFUSED[self.receiver]}")
             raise BlobeduError(f"unknown receiver {self.receiver!r}: {', '.join(RECEIVERS)}")
+        if self.receiver in FLEET_DESIGNS:
+            from .designs import check
+
+            check(self)
         if self.s3_capacity is not None and not (0 < self.s3_capacity < math.inf):
             raise BlobeduError(f"S3 capacity must be a number of requests per second above 0, got {self.s3_capacity!r}")
         if not (0 < self.s3_burst <= 3600):
@@ -144,6 +156,8 @@ class FleetConfig:
             raise BlobeduError(f"max connections must be a whole number from 1 to 10,000,000, got {self.max_connections!r}")
         if self.jitter not in ("none", "full"):
             raise BlobeduError(f"jitter must be 'none' (Stalwart's) or 'full' (a counterfactual), got {self.jitter!r}")
+        if not isinstance(self.seed, int):
+            raise BlobeduError(f"seed must be a whole number, got {self.seed!r}")
         if not isinstance(self.jitter_seed, int):
             raise BlobeduError(f"jitter_seed must be a whole number, got {self.jitter_seed!r}")
         if self.phases not in ("spread", "aligned"):

@@ -6,6 +6,7 @@ from typing import Optional
 
 from .. import policy
 from ..faults import Fault
+from . import designs
 from .config import REPLY_QUOTA, REPLY_TEMPFAIL, UPLOAD_RETRY_SECONDS
 from .kernel import _Proc
 from .results import Copy, Message, Session
@@ -17,6 +18,8 @@ class Receivers:
     def _final_dot(self, m: Message, s: Session) -> None:
         if self.config.receiver == "wal":
             self._wal_dot(m, s)
+        elif self.config.receiver != "stalwart":
+            designs.final_dot(self, m, s)  # the other servers' designs (blobedu.servers), in .designs
         else:
             proc = self._start(lambda p: self._stalwart_dot(m, s, p))
             if proc.alive:
@@ -214,7 +217,8 @@ class Receivers:
                     self._start_upload(m, copy)
 
     def _disk_loss(self) -> None:
-        """The local disk is gone: every spooled copy is lost (Stalwart keeps nothing there)."""
+        """The local disk is gone: every spooled copy is lost (Stalwart keeps nothing there), and a design's local copies."""
+        designs.disk_loss(self)
         for proc in list(self._uploads):
             self._kill(proc)
         self._end_hung_uploads()
