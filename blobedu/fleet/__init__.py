@@ -62,8 +62,8 @@ arithmetic and bookkeeping; about 10 µs per SMTP session.  A final dot whose S3
 while it runs goes the fast path (:mod:`.fastpath`): its store loop runs from a plan worked out once
 by the same policy machines, as one small object on the heap (or none, when it ends at once), not
 four or five generators; wake-ups for the current instant skip the heap; the cyclic GC is paused
-during a run.  With real senders that is about 15 µs of CPU per SMTP session (10,000 messages in
-0.38 s of CPU, 200,000 in 7.4 s and 295 MB, 1,000,000 in 44 s and 1.3 GB: benchmarks/README.md,
+during a run.  With real senders that is about 12 µs per SMTP session on a quiet machine (10,000
+messages in 0.30 s, 200,000 in 6.1 s and 307 MB, 1,000,000 in 40 s and 1.3 GB: benchmarks/README.md,
 short of issue #21's goal of 20 s and 1 GB at 1,000,000).  So the cost grows with *steps*:
 messages × attempts during the outage × requests per attempt.  A 503 storm with maxRetries 10 or
 a write-ahead spool (every spooled message retries its upload every minute: 918,055 requests for
