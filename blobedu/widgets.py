@@ -829,7 +829,7 @@ class Panel(StoredFigure, widgets.VBox):
                 else:
                     figure = plots.draw(timeline, layout="fixed")
                 t2 = time.perf_counter()
-                png_bytes = plots.png_bytes(figure, fast=True)
+                png_bytes = plots.png_bytes(figure, dpi=STACK_DPI if isinstance(timeline, list) else 90, fast=True)
             t3 = time.perf_counter()
         except Exception as exc:  # noqa: BLE001 - a reader should see a message, not a traceback in a log
             self._show_problem(problem(_explain(exc)))
@@ -939,6 +939,12 @@ def _preset_changed(panel: Panel, name: str) -> None:
         faults.value = COMPARE_PRESETS[preset.value]
     elif name == "faults":
         preset.value = _preset_of(faults.value)
+
+
+#: A stack of timelines (04's side-by-side, 08's two designs) is two or three figures tall; at 72 dpi
+#: (a screen's own resolution) its PNG has 0.64x the pixels of the single panels' 90 dpi, which is what
+#: brought 04's redraw under 300 ms on a quiet machine (benchmarks/redraw.py).
+STACK_DPI = 72
 
 
 def compare_panel(**defaults: Any) -> Panel:
