@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,9 @@ pytestmark = pytest.mark.browser
 
 #: Notebooks (by number prefix) whose page must carry a kernel-less slider that moves its figure.
 #: Every notebook gets one (issue #19): add its prefix here when it does.
+#: how long a moved slider's new frame may take to show on a busy machine (a readiness wait, not a timing)
+READY_SECONDS = 30.0
+
 SLIDER_NOTEBOOKS = ("00_", "01_", "02_", "03_", "04_", "05_", "06_", "07_", "08_", "09_")
 
 NOTEBOOKS = notebook_paths()
@@ -110,6 +114,16 @@ class Page:
                   .map(i => i.src),
             readout: (b.querySelector('.widget-readout') || {}).textContent || ''})""")
 
+    def settled_state(self, box, unlike: list) -> dict:
+        """:meth:`frame_state` once the picture shown is decoded and is not ``unlike`` (a readiness wait:
+        on a busy machine the browser decodes a newly shown frame after the key press returns)."""
+        deadline = time.monotonic() + READY_SECONDS
+        state = self.frame_state(box)
+        while (not state["srcs"] or state["srcs"] == unlike) and time.monotonic() < deadline:
+            self.page.wait_for_timeout(100)
+            state = self.frame_state(box)
+        return state
+
     def shot(self, what: str) -> None:
         self.page.screenshot(path=str(artifact_dir("site") / f"{Path(self.name).stem}-{what}.png"), full_page=False)
 
@@ -158,18 +172,18 @@ def test_page_works_offline_and_its_slider_moves_the_figure(site, browser, path)
             handle = box.locator(".noUi-handle").first
             handle.focus()
             handle.press("End")  # the last frame (the first, if it starts there); then one step back
-            after = page.frame_state(box)
+            after = page.settled_state(box, before["srcs"])
             if after["readout"] == before["readout"]:
                 handle.press("Home")
-                after = page.frame_state(box)
+                after = page.settled_state(box, before["srcs"])
             assert after["srcs"] and after["srcs"] != before["srcs"], (
                 f"{page.name}: slider {i} moved but the figure did not change: {before} -> {after}")
             assert after["readout"] != before["readout"], f"{page.name}: slider {i}: the readout did not change"
             handle.press("ArrowLeft")
-            back = page.frame_state(box)
+            back = page.settled_state(box, after["srcs"])
             if back["readout"] == after["readout"]:  # at the first frame: step right instead
                 handle.press("ArrowRight")
-                back = page.frame_state(box)
+                back = page.settled_state(box, after["srcs"])
             assert back["srcs"] and back["srcs"] != after["srcs"], f"{page.name}: slider {i}: a step back changed nothing"
             if i == 0:
                 page.shot("after")
