@@ -135,7 +135,7 @@ class Senders:
     """Mixin of :class:`~blobedu.fleet.engine.Fleet`: the senders' processes."""
 
     def _sender(self, m: Message, proc: _Proc):
-        """A message's attempts: wait for a slot on its server, a session (:meth:`_session`, inline), then retry or bounce."""
+        """A message's attempts: wait for a slot on its server, one SMTP session (inline: one generator frame fewer per wake-up), then retry or bounce."""
         schedule, wait = self.schedules[m.sender], self.waits[m.sender]
         server: Optional[SendingServer] = m.server
         runs_from = self.runs_from if server is None or self.runs_from is None else server.runs_from
@@ -166,7 +166,7 @@ class Senders:
                 if granted and server.peak < server.busy:
                     server.peak = server.busy
             if granted:
-                # one SMTP session (_session): connect, or be refused at the receiver's cap; send; the reply
+                # one SMTP session: connect, or be refused at the receiver's cap; send; the reply
                 t0 = self.now
                 if self.open_sessions >= self.max_connections:
                     s = Session(t0, t0)
@@ -215,44 +215,6 @@ class Senders:
             m.sender_bounced = True
             self._release(m)
             return
-
-    def _session(self, m: Message, proc: _Proc, wait: float, transfer: float):
-        """One SMTP session: connect (or be refused at the receiver's cap), send, wait for the final-dot reply.
-
-        :meth:`_sender` runs this inline (one generator frame fewer per wake-up); kept for callers
-        that drive one session on its own.
-        """
-        t0 = self.now
-        if self.open_sessions >= self.max_connections:
-            s = Session(t0, t0)
-            s.reply, s.ended = "refused", t0  # the listener accepts and drops it (listen.rs:258-283@v0.16.18)
-            m.sessions.append(s)
-            self.sessions_refused += 1
-            return s
-        self._session_opened()
-        if transfer > 0:
-            s = Session(t0, t0 + transfer + wait)
-            m.sessions.append(s)
-            s.waiting = proc
-            self._connecting[proc] = (m, s)
-            yield t0 + transfer
-            s.waiting = None
-            self._connecting.pop(proc, None)
-            if s.reply is not None:  # dropped by a crash before the final dot
-                return s
-            s.deadline = self.now + wait
-        else:
-            s = Session(t0, t0 + wait)
-            m.sessions.append(s)
-        if not (self._fast_on and self._fast_dot(m, s)):
-            self._final_dot(m, s)
-        if s.reply is None:
-            s.waiting = proc
-            yield s.deadline  # or earlier, woken by the reply
-            s.waiting = None
-            if s.reply is None:  # a reply landing exactly on the deadline loses the tie, as in deliver()
-                s.reply, s.ended = "timeout", s.deadline
-        return s
 
     def _free_slot(self, server: SendingServer, replied: bool) -> None:
         """A session ended: feedback, then hand free slots to waiting mail (or defer it, if the destination died)."""
