@@ -19,7 +19,7 @@ from .cost import step_budget
 from .fastpath import FastPath
 from .kernel import Kernel, _Proc
 from .receivers import Receivers
-from .results import Copy, FleetResult, Message, Session, _Log
+from .results import Copy, FleetResult, Message, Session, SessionRows, _Log
 from .s3 import S3Driver, _Capacity
 from .senders import Senders, SendingServer, make_servers
 
@@ -55,7 +55,8 @@ class Fleet(Kernel, S3Driver, Senders, Receivers, FastPath):
         self.waits = {n: (s.final_dot_wait if c.data_timeout is None else float(c.data_timeout))
                       for n, s in self.schedules.items()}
         self.runs_from = 0.0 if c.queue_runs == "server" else None
-        self.messages = [Message(i, names[i], float(a)) for i, a in enumerate(arrivals)]
+        self.session_rows = SessionRows(len(arrivals), self.queued_reply)  # the sessions senders are done with
+        self.messages = [Message(i, names[i], float(a), self.session_rows) for i, a in enumerate(arrivals)]
         self.servers: dict[str, list[SendingServer]] = {}
         if c.sending_servers:
             self.servers = make_servers(names, c.sending_servers, self.schedules, c.phases == "aligned")
@@ -112,6 +113,7 @@ class Fleet(Kernel, S3Driver, Senders, Receivers, FastPath):
                 self._at(fault.start, self._node_fault(fault))
         order = sorted(self.messages, key=lambda m: m.arrival)  # stable: equal arrivals keep their order
         self._loop([m.arrival for m in order], lambda i, proc: self._sender(order[i], proc))
+        self.session_rows.finish(self.messages)
         for m in self.messages:
             m.settle()
         self.wall_seconds = time.perf_counter() - t0

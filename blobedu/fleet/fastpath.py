@@ -31,10 +31,7 @@ from ..edge import answer
 from .config import REPLY_TEMPFAIL
 from .kernel import _Proc
 from .results import Copy, Message, Session
-from .s3 import _Blob
-
-_IN_S3 = _Blob()
-_IN_S3.in_s3 = True
+from .s3 import IN_S3, _Blob
 
 #: what a store loop does when the fault it meets stays the same: ``segments`` ((requests sent at a
 #: wake-up, seconds until the next wake-up or None at the end), ...), its outcome, whether it stored
@@ -166,8 +163,15 @@ class FastPath:
             return local[0][0][0]
         return None
 
-    def _fast_dot(self, m: Message, s: Session) -> bool:
-        """Run Stalwart's final dot (``Receivers._stalwart_dot``) from its plan; False: not handled here."""
+    def _fast_dot(self, m: Message, s: Session) -> int:
+        """Run Stalwart's final dot (``Receivers._stalwart_dot``) from its plan.
+
+        Returns 0 when it is not handled here (the slow path runs it), 1 when it is, and 2 when it
+        is and its reply is sure to land before the sender's deadline: the loop's end is known (the
+        plan's waits from now) and comes first, and only a crash can end it sooner, which drops the
+        session and wakes the sender too.  The sender then waits for the reply with no wake-up at
+        its deadline, which would only be skipped (its token bumped by the reply).
+        """
         now = self.now
         lo, hi, fault, plan = self._dot_span
         if not lo <= now < hi:  # the fault, and so the plan, holds until the next fault edge
@@ -176,18 +180,18 @@ class FastPath:
             plan = self._plan("put", fault, False)
             self._dot_span = (lo, hi, fault, plan)
         if plan is None:
-            return False
+            return 0
         segments = plan[0]
         if len(segments) > 1:  # it waits: the fault must be the same at every wake-up
             t = now
             for _, wait in segments[:-1]:
                 t = t + wait
-                if self._fault_at(t) is not fault:
-                    return False
+                if t >= hi and self._fault_at(t) is not fault:  # before hi: the same fault, by the span
+                    return 0
         if self._has_datastore_faults and self.faults.datastore_fails_at(now, "reserve"):
             self._session_closed()
             self._reply(s, REPLY_TEMPFAIL)
-            return True
+            return 1
         if len(segments) == 1:  # it ends now: no process at all
             requests = segments[0][0]
             sent = self.request_times.append
@@ -196,36 +200,40 @@ class FastPath:
             # the body enters and leaves memory in this instant (m.open_dots 1 and back to 0): the
             # memory log nets changes at one instant, so that +1 and -1 are left out of it
             self._dot_done(m, s, None, plan[1], plan[2], held=False)
-            return True
+            return 1
         proc = _Proc()
-        proc.gen = _Script(self, m, s, proc, plan)
-        self._step(proc, None)
-        if proc.alive:
-            self._dots[proc] = (m, s)
-        return True
+        script = proc.gen = _Script(self, m, s, proc, plan)
+        when = script.send(None)  # Kernel._step, inline: its first wake-up is never its end (it waits)
+        if when == now:
+            self._ready.append((proc, 0))
+        else:
+            self._push(when, proc, 0)
+        self._dots[proc] = (m, s)
+        return 2 if t < s.deadline else 1
 
     def _dot_done(self, m: Message, s: Session, proc: Optional[_Proc], outcome: policy.Outcome, stored: bool,
                   held: bool = True) -> None:
-        """The end of ``_stalwart_dot`` after its store loop: the body leaves memory; commit, local delivery, the reply."""
-        if held:
-            self._end_dot(m, proc)
-        else:  # Receivers._end_dot for a body held for no time: only the session ends
-            self._session_closed()
+        """The end of ``_stalwart_dot`` after its store loop: the body leaves memory; commit, local delivery, the reply.
+
+        The hottest code of a large run: ``Receivers._end_dot``, ``Receivers._session_closed`` and
+        ``Senders._reply`` are inline here, with the same effects in the same order.
+        """
         now = self.now
+        if held:  # Receivers._end_dot: the body leaves memory
+            m.open_dots -= 1
+            log = self.memory_log
+            log.times.append(now)
+            log.deltas.append(-1)
+        # (held for no time: the body entered and left memory in this instant, netted out of the log)
+        self.open_sessions -= 1  # the session task ends with its store loop (Receivers._session_closed)
+        log = self.sessions_log
+        log.times.append(now)
+        log.deltas.append(-1)
+        if held and proc is not None:
+            self._dots.pop(proc, None)
         if outcome.ok and self._has_datastore_faults and self.faults.datastore_fails_at(now, "commit"):
-            self._reply(s, REPLY_TEMPFAIL)
+            reply = REPLY_TEMPFAIL
         elif outcome.ok:
-            copy = Copy(now)
-            if stored:  # one shared blob for every copy in S3: nothing ever takes a blob out of S3
-                copy.blob = _IN_S3
-                copy.durable_at = now
-                m.in_s3 = True
-            else:
-                copy.blob = _Blob()
-            if m.copies:
-                m.copies.append(copy)
-            else:
-                m.copies = [copy]  # a list of one, not an empty list grown to four
             fault = self._fault_at(now)
             key = (id(fault), stored)
             requests = self._local_now.get(key, -1)
@@ -235,9 +243,31 @@ class FastPath:
                 sent = self.request_times.append
                 for _ in range(requests):
                     sent(now)
-                copy.mailbox_at = now
+            if stored:
+                m.in_s3 = True
+            if stored and requests is not None and m._copies is None:
+                m._copies = now  # its one copy, in S3 and in the mailbox now: kept as its time (see Message)
             else:
-                self._start(lambda p: self._local(m, copy))
-            self._reply(s, self.queued_reply.format(queue_id=next(self._queue_ids)))
+                copy = Copy(now)
+                if stored:  # one shared blob for every copy in S3: nothing ever takes a blob out of S3
+                    copy.blob = IN_S3
+                    copy.durable_at = now
+                else:
+                    copy.blob = _Blob()
+                m.copies.append(copy)
+                if requests is not None:
+                    copy.mailbox_at = now
+                else:
+                    self._start(lambda p: self._local(m, copy))
+            s.queue_id = queue_id = next(self._queue_ids)
+            reply = self.queued_reply.format(queue_id=queue_id)
         else:
-            self._reply(s, REPLY_TEMPFAIL)
+            reply = REPLY_TEMPFAIL
+        # Senders._reply: the sender hears it only if it is still waiting
+        s.receiver_reply, s.receiver_replied_at = reply, now
+        if s.reply is None and now < s.deadline:
+            s.reply, s.ended = reply, now
+            waiting = s.waiting
+            if waiting is not None:  # Kernel._wake
+                waiting.token += 1
+                self._ready.append((waiting, waiting.token))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..durations import format_duration
+from .s3 import IN_S3
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Fleet
@@ -15,10 +16,11 @@ if TYPE_CHECKING:  # pragma: no cover
 class Session:
     """One SMTP attempt as the sender saw it (``reply``: the final-dot reply, ``timeout`` or ``dropped``)."""
 
-    __slots__ = ("t", "deadline", "reply", "ended", "receiver_reply", "receiver_replied_at", "waiting")
+    __slots__ = ("t", "deadline", "reply", "ended", "receiver_reply", "receiver_replied_at", "waiting", "queue_id")
 
     def __init__(self, t: float, deadline: float) -> None:
         self.t, self.deadline = t, deadline
+        self.queue_id = 0  # the queue id in the receiver's 250, where the fast path wrote it (SessionRows)
         self.reply: Optional[str] = None
         self.ended: Optional[float] = None
         self.receiver_reply: Optional[str] = None
@@ -49,15 +51,28 @@ class Copy:
 
 
 class Message:
-    """One message: who sent it when, its sessions, the copies accepted, and its fate once the run ends."""
+    """One message: who sent it when, its sessions, the copies accepted, and its fate once the run ends.
 
-    __slots__ = ("index", "sender", "arrival", "sessions", "copies", "in_s3", "released_at", "sender_bounced",
-                 "open_dots", "fate", "delivered_at", "server")
+    At a provider's scale (issue #21: a million messages) its records are kept compactly, and
+    :attr:`sessions` and :attr:`copies` read the same as plain lists:
 
-    def __init__(self, index: int, sender: str, arrival: float) -> None:
+    * ``_session`` is the :class:`Session` under way, if one is; the sessions the sender is done
+      with are rows of the run's :class:`SessionRows`, ``_rows``, and each read of
+      :attr:`sessions` builds them afresh.
+    * ``_copies`` is None (no copy yet), the list of :class:`Copy` objects, or, for the common one
+      copy that was in S3 and in the mailbox the instant it was accepted (the fast path's), the
+      float time it was accepted.  :attr:`copies` turns it into the list when first read, so that
+      the engine's code that appends to it or changes a copy works on the real thing.
+    """
+
+    __slots__ = ("index", "sender", "arrival", "_session", "_rows", "_copies", "in_s3", "released_at",
+                 "sender_bounced", "open_dots", "fate", "delivered_at", "server")
+
+    def __init__(self, index: int, sender: str, arrival: float, rows: Optional["SessionRows"] = None) -> None:
         self.index, self.sender, self.arrival = index, sender, arrival
-        self.sessions: list[Session] = []
-        self.copies: list[Copy] = []
+        self._session: Optional[Session] = None
+        self._rows = rows
+        self._copies: Any = None
         self.in_s3 = False  # whether a blob of one of its copies reached S3 (each attempt's blob is its own)
         self.released_at: Optional[float] = None  # when the sender let go (250 received, or bounced)
         self.sender_bounced = False
@@ -66,18 +81,192 @@ class Message:
         self.delivered_at: Optional[float] = None
         self.server = None  # its SendingServer, with real senders
 
+    @property
+    def sessions(self) -> list[Session]:
+        """Its SMTP sessions, in order (a new list at each read)."""
+        out = self._rows.sessions(self.index) if self._rows is not None else []
+        if self._session is not None:
+            out.append(self._session)
+        return out
+
+    @property
+    def session_count(self) -> int:
+        return (self._rows.count[self.index] if self._rows is not None else 0) + (self._session is not None)
+
+    @property
+    def copies(self) -> list[Copy]:
+        """The copies the receiver accepted, in order (the list itself: the engine appends to it)."""
+        kept = self._copies
+        if kept.__class__ is list:
+            return kept
+        self._copies = copies = [] if kept is None else [_at_once(kept)]
+        return copies
+
+    @property
+    def copy_count(self) -> int:
+        kept = self._copies
+        return 0 if kept is None else 1 if kept.__class__ is float else len(kept)
+
     def settle(self) -> None:
         """The message's fate, by :func:`delivery._collect`'s rules, plus ``queued`` for unfinished business."""
-        delivered = [c for c in self.copies if c.mailbox_at is not None]
+        kept = self._copies
+        if kept.__class__ is float:  # one copy, in S3 and the mailbox at once (durable_at = mailbox_at = t)
+            self.fate, self.delivered_at = "delivered", kept
+            return
+        copies = kept or ()
+        delivered = [c for c in copies if c.mailbox_at is not None]
         if delivered:
             self.fate = "delivered"
             self.delivered_at = min(c.durable_at if c.durable_at is not None else c.mailbox_at for c in delivered)
-        elif self.sender_bounced or any(c.bounced_at is not None and c.told for c in self.copies):
+        elif self.sender_bounced or any(c.bounced_at is not None and c.told for c in copies):
             self.fate = "bounced"  # the author was told
-        elif self.released_at is None or self.open_dots or any(c.pending for c in self.copies):
+        elif self.released_at is None or self.open_dots or any(c.pending for c in copies):
             self.fate = "queued"
         else:
             self.fate = "lost"
+
+
+def _at_once(t: float) -> Copy:
+    """The copy ``Message._copies`` keeps as its time: accepted at ``t``, in S3 and in the mailbox then."""
+    copy = Copy(t)
+    copy.blob = IN_S3
+    copy.durable_at = copy.mailbox_at = t
+    return copy
+
+
+_NONE = float("nan")  # a time not set (None), in a typed array
+
+
+class SessionRows:
+    """The sessions senders are done with, as rows of typed arrays, chained message by message.
+
+    A :class:`Session` object costs about 120 bytes with its deadline, and a message in a long
+    outage holds many; a row costs 44 bytes, and a message holds none while it waits.  Each
+    message's rows are a chain (``first``, ``last``, ``next``), in the order of its sessions.
+    Replies are numbered in ``texts``; Stalwart's 250 with its queue id (unique to each copy) is
+    kept as the template's number and the id.  A row the receiver may still answer (a session the
+    sender gave up on) is written again from its session at the end (:meth:`finish`).
+    """
+
+    __slots__ = ("t", "deadline", "ended", "replied_at", "reply", "receiver_reply", "queue_id", "next", "first",
+                 "last", "count", "texts", "numbers", "queued", "queued_head", "queued_tail", "pending")
+
+    def __init__(self, messages: int, queued_template: str) -> None:
+        self.t, self.deadline, self.ended, self.replied_at = array("d"), array("d"), array("d"), array("d")
+        self.reply, self.receiver_reply, self.queue_id, self.next = array("H"), array("H"), array("I"), array("I")
+        self.first, self.last, self.count = (array("I", bytes(4 * messages)) for _ in range(3))
+        self.texts: list[Optional[str]] = [None]  # number 0: no reply
+        self.numbers: dict[Optional[str], int] = {None: 0}
+        head, _, tail = queued_template.partition("{queue_id:x}")
+        self.queued = None if not _ else self._number(queued_template)
+        self.queued_head, self.queued_tail = head, tail
+        self.pending: list[tuple[int, Session]] = []
+
+    def _number(self, text: Optional[str]) -> int:
+        n = self.numbers.get(text)
+        if n is None:
+            if len(self.texts) >= 65535:
+                raise OverflowError("more distinct replies than a row can number")
+            n = self.numbers[text] = len(self.texts)
+            self.texts.append(text)
+        return n
+
+    def _code(self, text: Optional[str]) -> tuple[int, int]:
+        """A reply's number and queue id (0 when it has none)."""
+        n = self.numbers.get(text)
+        if n is not None:
+            return n, 0
+        head, tail = self.queued_head, self.queued_tail
+        if self.queued is not None and text.startswith(head) and text.endswith(tail):
+            digits = text[len(head):len(text) - len(tail)]
+            try:
+                queue_id = int(digits, 16)
+            except ValueError:
+                queue_id = -1
+            if 0 < queue_id < 2**32 and f"{queue_id:x}" == digits:
+                return self.queued, queue_id
+        return self._number(text), 0
+
+    def _codes(self, s: Session) -> tuple[int, int, int]:
+        """The numbers of ``s``'s reply and its receiver's, and the queue id."""
+        numbers, queued = self.numbers, self.queued
+        r, rr, q = s.reply, s.receiver_reply, s.queue_id
+        if q and queued is not None:  # the receiver's 250 with this queue id (set where it was written)
+            rn = queued
+        else:
+            q = 0
+            rn = numbers.get(rr)
+            if rn is None:
+                rn, q = self._code(rr)
+        if r is rr:
+            return rn, rn, q
+        n = numbers.get(r)  # the sender's own ("timeout", "refused", "dropped")
+        if n is None:
+            n, q2 = self._code(r)
+            q = q or q2
+        return n, rn, q
+
+    def add(self, index: int, s: Session) -> None:
+        """A row for message ``index``'s session ``s``, after its others."""
+        t = self.t
+        row = len(t)
+        if row >= 2**32 - 1:
+            raise OverflowError("more sessions than the rows can number")
+        t.append(s.t)
+        self.deadline.append(s.deadline)
+        ended = s.ended
+        self.ended.append(_NONE if ended is None else ended)
+        at = s.receiver_replied_at
+        self.replied_at.append(_NONE if at is None else at)
+        n, rn, q = self._codes(s)
+        self.reply.append(n)
+        self.receiver_reply.append(rn)
+        self.queue_id.append(q)
+        self.next.append(0)
+        count = self.count[index]
+        if count:
+            self.next[self.last[index]] = row
+        else:
+            self.first[index] = row
+        self.last[index] = row
+        self.count[index] = count + 1
+        if s.receiver_reply is None and s.reply != "refused":  # the receiver may still answer it
+            self.pending.append((row, s))
+
+    def finish(self, messages) -> None:
+        """At the run's end: rows for the sessions still under way, and the answers that came late."""
+        for m in messages:
+            s = m._session
+            if s is not None:
+                self.add(m.index, s)
+                m._session = None
+        for row, s in self.pending:
+            ended, at = s.ended, s.receiver_replied_at
+            self.ended[row] = _NONE if ended is None else ended
+            self.replied_at[row] = _NONE if at is None else at
+            self.reply[row], self.receiver_reply[row], self.queue_id[row] = self._codes(s)
+        self.pending = []
+
+    def _text(self, n: int, queue_id: int) -> Optional[str]:
+        if n == self.queued and queue_id:
+            return f"{self.queued_head}{queue_id:x}{self.queued_tail}"
+        return self.texts[n]
+
+    def sessions(self, index: int) -> list[Session]:
+        """Message ``index``'s sessions, built from its rows."""
+        out = []
+        row = self.first[index]
+        for _ in range(self.count[index]):
+            s = Session(self.t[row], self.deadline[row])
+            q = self.queue_id[row]
+            s.reply = self._text(self.reply[row], q)
+            s.receiver_reply = self._text(self.receiver_reply[row], q)
+            ended, at = self.ended[row], self.replied_at[row]
+            s.ended = None if ended != ended else ended
+            s.receiver_replied_at = None if at != at else at
+            out.append(s)
+            row = self.next[row]
+        return out
 
 
 class _Log:
@@ -119,8 +308,10 @@ def _steps(log: _Log):
     import numpy as np
 
     times = np.frombuffer(log.times, dtype=float)
-    totals = np.cumsum(np.frombuffer(log.deltas, dtype=np.int8).astype(np.int64))
+    totals = np.cumsum(np.frombuffer(log.deltas, dtype=np.int8), dtype=np.int32)  # a level: at most the messages
     last = np.append(times[1:] != times[:-1], True)
+    if last.all():  # no two changes at one instant: no copies (a million messages' logs are large)
+        return times, totals
     return times[last], totals[last]
 
 
@@ -137,10 +328,14 @@ def _level(log: _Log, grid, step: float) -> "Any":
     times, totals = _steps(log)
     idx = np.searchsorted(times, grid, side="right") - 1
     level = np.where(idx >= 0, totals[np.maximum(idx, 0)], 0)  # carried into each step
-    bins = np.minimum((times / step).astype(np.int64), len(grid) - 1)
     highest = np.zeros(len(grid), dtype=np.int64)
-    np.maximum.at(highest, bins, totals)
+    for i in range(0, len(times), _CHUNK):  # in chunks: a million messages' logs hold millions of changes
+        bins = np.minimum((times[i:i + _CHUNK] / step).astype(np.int64), len(grid) - 1)
+        np.maximum.at(highest, bins, totals[i:i + _CHUNK])
     return np.maximum(level, highest)
+
+
+_CHUNK = 1 << 18  # changes binned at once by _level
 
 
 def _mean_level(log: _Log, grid, step: float) -> "Any":
@@ -205,8 +400,8 @@ class FleetResult:
         fates = {"delivered": 0, "bounced": 0, "lost": 0, "queued": 0}
         for m in msgs:
             fates[m.fate] += 1
-        copies = sum(len(m.copies) for m in msgs)
-        duplicates = sum(max(0, len(m.copies) - 1) for m in msgs)
+        copies = sum(m.copy_count for m in msgs)
+        duplicates = sum(max(0, m.copy_count - 1) for m in msgs)
         size = fleet.config.size
         span = max(fleet.ended, fleet.config.over, 1.0)
         n = fleet.config.samples
@@ -215,7 +410,7 @@ class FleetResult:
         requests = np.frombuffer(fleet.request_times, dtype=float)
         counts = np.histogram(requests, bins=np.append(grid, span + step))[0] if len(requests) else np.zeros(n)
         if len(requests):
-            per_second = np.bincount(np.floor(requests).astype(np.int64))  # requests in each whole second
+            per_second = np.bincount(requests.astype(np.int64))  # requests in each whole second (times >= 0: floor)
             starts = np.minimum(np.floor(grid).astype(np.int64), len(per_second) - 1)
             peak_rate = np.maximum.reduceat(per_second, starts)
             peak_rate = np.where(np.floor(grid) < len(per_second), peak_rate, 0)
@@ -223,7 +418,7 @@ class FleetResult:
             peak_rate = np.zeros(n, dtype=np.int64)
         slow = np.frombuffer(fleet.slowdown_times, dtype=float)
         if len(slow):  # 503 SlowDown answers in the busiest second of each step, on their own series
-            slow_second = np.bincount(np.floor(slow).astype(np.int64))
+            slow_second = np.bincount(slow.astype(np.int64))
             starts = np.minimum(np.floor(grid).astype(np.int64), len(slow_second) - 1)
             peak_slow = np.where(np.floor(grid) < len(slow_second), np.maximum.reduceat(slow_second, starts), 0)
         else:
@@ -250,7 +445,7 @@ class FleetResult:
             config=fleet.config.to_dict(), faults=fleet.faults.specs(),
             s3_windows=[(f.kind, f.start, f.end) for f in fleet.faults.s3], messages=len(msgs), fates=fates,
             copies=copies, duplicates=duplicates, delay=_percentiles(delays),
-            smtp_sessions=sum(len(m.sessions) for m in msgs), sessions_peak=_peak(fleet.sessions_log),
+            smtp_sessions=sum(m.session_count for m in msgs), sessions_peak=_peak(fleet.sessions_log),
             sessions_refused=fleet.sessions_refused,
             sending_servers=sum(len(group) for group in fleet.servers.values()), s3_requests=len(fleet.request_times),
             s3_slowdowns=fleet.slowdowns, peaks=peaks, drain=_drain(fleet), ended=round(fleet.ended, 3),
@@ -334,7 +529,14 @@ def _drain(fleet: Fleet) -> dict[str, Optional[float]]:
     sender = (None if any(m.released_at is None for m in held)
               else round(max((m.released_at for m in held), default=back) - back, 3))
     bounced = sum(1 for m in held if m.sender_bounced)
-    spooled = [_left_spool(c) for m in fleet.messages for c in m.copies if c.t < back]
+    spooled = []
+    for m in fleet.messages:
+        kept = m._copies
+        if kept.__class__ is float:  # one copy, durable the instant it was accepted: never spooled past it
+            if kept < back:
+                spooled.append(kept)
+        elif kept:
+            spooled += [_left_spool(c) for c in kept if c.t < back]
     spooled = [t for t in spooled if t is None or t > back]
     spool = None if any(t is None for t in spooled) else round(max(spooled, default=back) - back, 3)
     return {"s3_back_at": back, "sender_backlog_seconds": sender, "sender_backlog_bounced": bounced,

@@ -19,6 +19,12 @@ class _Blob:
         self.in_s3 = False
 
 
+#: one shared blob for every copy in S3 (nothing ever takes a blob out of S3): the fast path's, and
+#: the copies :class:`~blobedu.fleet.results.Message` keeps as a time
+IN_S3 = _Blob()
+IN_S3.in_s3 = True
+
+
 class _HungForever(Exception):
     """A request met a silent S3 that never comes back, on a version that never times it out."""
 

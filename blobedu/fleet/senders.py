@@ -146,7 +146,10 @@ class Senders:
         backlog.deltas.append(1)
         transfer = self.transfer_seconds
         fast = self._fast_on
-        sessions = m.sessions
+        sessions_log = self.sessions_log
+        postfix = server is not None and server.kind == "postfix"
+        rows = self.session_rows
+        index = m.index
         while True:
             s: Optional[Session] = None
             granted = True
@@ -171,13 +174,13 @@ class Senders:
                 if self.open_sessions >= self.max_connections:
                     s = Session(t0, t0)
                     s.reply, s.ended = "refused", t0  # the listener accepts and drops it (listen.rs:258-283@v0.16.18)
-                    sessions.append(s)
                     self.sessions_refused += 1
                 else:
-                    self._session_opened()
+                    self.open_sessions += 1  # Receivers._session_opened, inline
+                    sessions_log.times.append(t0)
+                    sessions_log.deltas.append(1)
                     if transfer > 0:
-                        s = Session(t0, t0 + transfer + wait)
-                        sessions.append(s)
+                        s = m._session = Session(t0, t0 + transfer + wait)
                         s.waiting = proc
                         self._connecting[proc] = (m, s)
                         yield t0 + transfer
@@ -186,24 +189,40 @@ class Senders:
                         if s.reply is None:  # else dropped by a crash before the final dot
                             s.deadline = self.now + wait
                     else:
-                        s = Session(t0, t0 + wait)
-                        sessions.append(s)
+                        s = m._session = Session(t0, t0 + wait)
                     if s.reply is None:
-                        if not (fast and self._fast_dot(m, s)):  # .fastpath: the store loop from its plan
+                        handled = self._fast_dot(m, s) if fast else 0  # .fastpath: the store loop from its plan
+                        if not handled:
                             self._final_dot(m, s)
                         if s.reply is None:
                             s.waiting = proc
-                            yield s.deadline  # or earlier, woken by the reply
+                            # woken by the reply, or at the deadline (no wake-up there when the
+                            # plan's reply is sure to come first: see FastPath._fast_dot)
+                            if handled == 2:
+                                if s.deadline > self.left_out:
+                                    self.left_out = s.deadline
+                                yield None
+                            else:
+                                yield s.deadline
                             s.waiting = None
                             if s.reply is None:  # a reply landing exactly on the deadline loses the tie, as in deliver()
                                 s.reply, s.ended = "timeout", s.deadline
-                if server is not None:
-                    self._free_slot(server, s.reply not in NO_REPLY)
+                if server is not None:  # the session ends: feedback, and free slots handed out (_hand_out)
+                    server.busy -= 1
+                    if postfix:
+                        server.feedback(s.reply not in NO_REPLY, self.now)
+                    if server.waiting:
+                        self._hand_out(server)
             now = self.now
-            if s is not None and s.reply.startswith("2"):
-                self._release(m)
-                return
-            if s is None or not s.reply.startswith("5"):
+            if s is not None:  # the sender is done with it: a row of the run's SessionRows from now on
+                rows.add(index, s)
+                m._session = None
+                if s.reply[0] == "2":
+                    m.released_at = now  # Senders._release, inline
+                    backlog.times.append(now)
+                    backlog.deltas.append(-1)
+                    return
+            if s is None or s.reply[0] != "5":
                 failures.append(now)
                 nxt = schedule.next_attempt(queued, failures, runs_from)
                 if nxt is not None:
@@ -216,10 +235,8 @@ class Senders:
             self._release(m)
             return
 
-    def _free_slot(self, server: SendingServer, replied: bool) -> None:
-        """A session ended: feedback, then hand free slots to waiting mail (or defer it, if the destination died)."""
-        server.busy -= 1
-        server.feedback(replied, self.now)
+    def _hand_out(self, server: SendingServer) -> None:
+        """Hand the server's free slots to its waiting mail, first come first served (or defer it all, if the destination died)."""
         if server.suspended_until > self.now:
             while server.waiting:  # qmgr_defer_todo: everything waiting is deferred at once
                 self._wake(server.waiting.popleft())
