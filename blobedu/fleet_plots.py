@@ -283,7 +283,7 @@ def by_sender_rows(result: FleetResult) -> list[dict[str, str]]:
         d = _percentiles([m.delivered_at - m.arrival for m in mine if m.delivered_at is not None])
         count = {fate: sum(1 for m in mine if m.fate == fate) for fate in ("delivered", "bounced", "lost", "queued")}
         rows.append({"sender": name, "messages": f"{len(mine):,}", "delivered": f"{count['delivered']:,}",
-                     "bounced": f"{count['bounced']:,}", "SMTP sessions": f"{sum(len(m.sessions) for m in mine):,}",
+                     "bounced": f"{count['bounced']:,}", "SMTP sessions": f"{sum(m.session_count for m in mine):,}",
                      "delay p50": _fmt(d["p50"]), "p90": _fmt(d["p90"]), "p99": _fmt(d["p99"]), "max": _fmt(d["max"])})
     return rows
 

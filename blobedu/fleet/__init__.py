@@ -60,17 +60,26 @@ without the profiler): half the time is the generators' own code (the store-loop
 7 % heap pushes and pops, 7 % recording the series, 5 % assigning senders, the rest schedule
 arithmetic and bookkeeping; about 10 µs per SMTP session.  A final dot whose S3 fault cannot change
 while it runs goes the fast path (:mod:`.fastpath`): its store loop runs from a plan worked out once
-by the same policy machines, as one small object on the heap (or none, when it ends at once), not
-four or five generators; wake-ups for the current instant skip the heap; the cyclic GC is paused
-during a run.  With real senders that is about 12 µs per SMTP session on a quiet machine (10,000
-messages in 0.30 s, 200,000 in 6.1 s and 307 MB, 1,000,000 in 40 s and 1.3 GB: benchmarks/README.md,
-short of issue #21's goal of 20 s and 1 GB at 1,000,000).  So the cost grows with *steps*:
-messages × attempts during the outage × requests per attempt.  A 503 storm with maxRetries 10 or
-a write-ahead spool (every spooled message retries its upload every minute: 918,055 requests for
-the same day) cost 2 to 10 times more.  What keeps it there: zero-cost requests (a refused connect,
-a zero-latency answer) never go through the heap; a request's answer and cost are computed once per
+by the same policy machines, as one small object in the calendar (or none, when it ends at once),
+not four or five generators, and its sender asks for no deadline wake-up that the plan's reply is
+sure to beat; wake-ups for the current instant skip the calendar; the cyclic GC is paused during a
+run.  With real senders, figures on a quiet machine are in benchmarks/README.md (issue #21's goal:
+1,000,000 messages in 20 s and 1 GB).  So the cost grows with *steps*: messages × attempts during
+the outage × requests per attempt; a deferred attempt costs four (its retry, the end of its
+transfer, rust-s3's transport retry, the reply).  A 503 storm with maxRetries 10 or a write-ahead
+spool (every spooled message retries its upload every minute: 918,055 requests for the same day)
+cost 2 to 10 times more.  What keeps it there: zero-cost requests (a refused connect, a
+zero-latency answer) never wait in the calendar; a request's answer and cost are computed once per
 (method, fault, object state); a store loop hung for good is kept as data, not as a suspended
 generator; the series are built after the run with numpy from typed arrays.
+
+What bounds the memory
+----------------------
+The records of every message, kept for :attr:`FleetResult.detail`.  A session the sender is done
+with is a 44-byte row of typed arrays (:class:`~.results.SessionRows`), not a 120-byte object, so a
+message deferred through a long outage holds none while it waits; the common one copy that was in
+S3 and the mailbox at once is kept as its time; the level logs and request times are typed arrays.
+:attr:`Message.sessions` and :attr:`Message.copies` read as before.
 
 Run end
 -------
@@ -83,7 +92,7 @@ v0.8.2-v0.15.x, which :func:`delivery.deliver` reports as lost when its run ends
 
 Where each part lives
 ---------------------
-:mod:`.config` the scenario and its checks; :mod:`.kernel` the heap, the clock and the lazy
+:mod:`.config` the scenario and its checks; :mod:`.kernel` the calendar, the clock and the lazy
 arrivals; :mod:`.s3` the store loop's driver and S3's capacity; :mod:`.senders` the sending
 side; :mod:`.receivers` Stalwart's final dot, the spool, local delivery and the node faults;
 :mod:`.designs` the other servers' designs (:mod:`blobedu.servers`: maddy, James, TMail, Dovecot obox,

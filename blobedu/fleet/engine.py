@@ -77,6 +77,8 @@ class Fleet(Kernel, S3Driver, Senders, Receivers, FastPath):
             raise BlobeduError("datastore-down and commit-fail are faults of Stalwart's data store: use receiver stalwart")
         self._answers: dict[tuple, tuple[policy.Reply, bool, float]] = {}
         self._dots: dict[_Proc, tuple[Message, Session]] = {}  # final-dot store loops in flight
+        # what a crash ends is kept only if the run has a crash (the fast path and the senders skip it otherwise)
+        self._crashes = any(f.kind == "crash" for f in self.faults.receiver)
         self._uploads: dict[_Proc, Copy] = {}
         self._queue_ids = itertools.count(1)
         # what the series are built from: (time, change) as they happen, in time order

@@ -208,7 +208,8 @@ class FastPath:
             self._ready.append((proc, 0))
         else:
             self._push(when, proc, 0)
-        self._dots[proc] = (m, s)
+        if self._crashes:  # what a crash ends (Receivers._crash)
+            self._dots[proc] = (m, s)
         return 2 if t < s.deadline else 1
 
     def _dot_done(self, m: Message, s: Session, proc: Optional[_Proc], outcome: policy.Outcome, stored: bool,
@@ -229,7 +230,7 @@ class FastPath:
         log = self.sessions_log
         log.times.append(now)
         log.deltas.append(-1)
-        if held and proc is not None:
+        if held and proc is not None and self._crashes:
             self._dots.pop(proc, None)
         if outcome.ok and self._has_datastore_faults and self.faults.datastore_fails_at(now, "commit"):
             reply = REPLY_TEMPFAIL

@@ -218,7 +218,11 @@ class SessionRows:
         self.ended.append(_NONE if ended is None else ended)
         at = s.receiver_replied_at
         self.replied_at.append(_NONE if at is None else at)
-        n, rn, q = self._codes(s)
+        q = s.queue_id
+        if q and s.reply is s.receiver_reply and self.queued is not None:  # the fast path's 250 (most rows)
+            n = rn = self.queued
+        else:
+            n, rn, q = self._codes(s)
         self.reply.append(n)
         self.receiver_reply.append(rn)
         self.queue_id.append(q)

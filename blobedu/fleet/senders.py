@@ -150,6 +150,7 @@ class Senders:
         postfix = server is not None and server.kind == "postfix"
         rows = self.session_rows
         index = m.index
+        crashes = self._crashes
         while True:
             s: Optional[Session] = None
             granted = True
@@ -182,10 +183,13 @@ class Senders:
                     if transfer > 0:
                         s = m._session = Session(t0, t0 + transfer + wait)
                         s.waiting = proc
-                        self._connecting[proc] = (m, s)
-                        yield t0 + transfer
+                        if crashes:  # what a crash drops (Receivers._crash)
+                            self._connecting[proc] = (m, s)
+                            yield t0 + transfer
+                            self._connecting.pop(proc, None)
+                        else:
+                            yield t0 + transfer
                         s.waiting = None
-                        self._connecting.pop(proc, None)
                         if s.reply is None:  # else dropped by a crash before the final dot
                             s.deadline = self.now + wait
                     else:
