@@ -117,6 +117,8 @@ class Kernel:
         instants, calendar, ready, horizon = self._times, self._calendar, self._ready, self.horizon
         pop, push, popleft, get = heapq.heappop, heapq.heappush, ready.popleft, calendar.get
         i, n = 0, len(times)
+        never = math.inf
+        next_at = times[0] if n else never  # the next arrival's time (times[i])
         budget = self.step_budget
         steps = skipped = 0
         now = self.now
@@ -130,10 +132,11 @@ class Kernel:
                     f"refused: this run needs more than {budget:,} steps (the bound for {n:,} messages), "
                     f"stopped at {self.now / 3600:,.1f} h of simulated time; use fewer messages, a shorter "
                     "outage or more S3 capacity")
-            if i < n and times[i] <= now:  # an arrival at this instant goes first
+            if next_at <= now:  # an arrival at this instant goes first
                 proc = _Proc()
                 proc.gen = arrive(i, proc)
                 i += 1
+                next_at = times[i] if i < n else never
             elif k < d:
                 proc, token = due[k]
                 k += 1
@@ -146,8 +149,8 @@ class Kernel:
                     skipped += 1
                     continue
             else:  # this instant is over: on to the next arrival or the next instant with wake-ups
-                if i < n and (not instants or times[i] <= instants[0]):
-                    when = times[i]
+                if next_at < never and (not instants or next_at <= instants[0]):
+                    when = next_at
                     if when > horizon:
                         break
                     self.now = self.ended = now = when
