@@ -425,8 +425,10 @@ def _draw_lanes(ax, timeline: Timeline, width_in: float) -> set[str]:
                     fontsize=8, color="#666666", style="italic")
         y_top = y0
 
-    # the grey line under each lane, all in one collection (one axhline each costs an artist per lane)
-    ax.hlines(separators, 0, 1, transform=ax.get_yaxis_transform(), colors="#d0d0d0", linewidth=0.6, zorder=1)
+    # the grey line under each lane, all in one collection (an axhline each was an artist per lane); projecting
+    # caps, as a Line2D's, so the pixels are the same as before
+    ax.hlines(separators, 0, 1, transform=ax.get_yaxis_transform(), colors="#d0d0d0", linewidth=0.6,
+              capstyle="projecting", zorder=1)
     ax.set_yticks(yticks, ynames, fontsize=9)
     ax.tick_params(axis="y", length=0)
     ax.set_xticks(axis.ticks, axis.labels, fontsize=9)
