@@ -697,7 +697,8 @@ class Panel(StoredFigure, widgets.VBox):
 
     For tests and notebooks: ``controls`` (by name), ``verdict`` (the HTML widget) and
     ``verdict_text``, ``output`` (the figure: an Image widget), ``trace`` (what the runner returned), ``lanes`` (the
-    plotted :class:`~blobedu.plots.Timeline`, or a list of them for a stacked figure), ``error``
+    plotted :class:`~blobedu.plots.Timeline`, or a list of them for a stacked figure), ``figure`` (the
+    matplotlib Figure; a stacked one is redrawn in place by the next redraw), ``error``
     (the message when the values cannot run), ``timings`` (wall ms of the last redraw: run, draw,
     encode).  A bad value shows once, in the verdict line; the figure area is then empty.
     """
@@ -717,6 +718,8 @@ class Panel(StoredFigure, widgets.VBox):
         self.trace = None
         self.lanes: Any = None
         self.figure = None
+        #: the stacked figure the next redraw draws into (:func:`blobedu.plots.draw_stack`'s ``figure``)
+        self._stack = None
         self.png: Optional[str] = None
         self.timings: dict[str, float] = {}
         self._holding = False
@@ -824,8 +827,8 @@ class Panel(StoredFigure, widgets.VBox):
             t1 = time.perf_counter()
             timeline = self.lanes_of(trace, scale=values.get("scale", "auto"))
             with matplotlib.rc_context(plots.PANEL_RC):
-                if isinstance(timeline, list):
-                    figure = plots.draw_stack(timeline)
+                if isinstance(timeline, list):  # redrawn in place: the same picture as a new figure, sooner
+                    figure = self._stack = plots.draw_stack(timeline, figure=self._stack)
                 else:
                     figure = plots.draw(timeline, layout="fixed")
                 t2 = time.perf_counter()

@@ -6,6 +6,8 @@
 * :meth:`InProcessEndpoint.exists` answers "no" without a HEAD for a key no PUT ever carried to moto;
   for every other key it reads moto.  Generated sequences of PUTs, faults and DELETEs must leave
   ``exists`` agreeing with a HEAD and with the bucket's own listing.
+* :meth:`InProcessEndpoint.reset` deletes the keys PUTs carried to moto without listing the bucket;
+  after the same sequences the bucket's own listing must be empty.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def test_exists_agrees_with_a_head_and_the_listing(endpoint, steps):
     for key in ("a", "b", "c"):
         head = _call(endpoint._client, "HEAD", endpoint.bucket, key, b"").status == 200
         assert endpoint.exists(key) == head == (key in listed), (key, steps)
+    endpoint.reset()  # deletes what the PUTs stored, without listing: the bucket must be empty after it
+    assert endpoint.keys() == [] and not any(endpoint.exists(key) for key in ("a", "b", "c")), steps
 
 
 def test_reset_forgets_what_was_stored():

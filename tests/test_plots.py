@@ -360,6 +360,33 @@ def test_draw_stack_puts_timelines_on_one_time_axis(deliver_1h, deliver_4d):
         plots.draw_stack([])
 
 
+def _pixels(fig):
+    import io
+
+    import numpy
+    from PIL import Image
+
+    with matplotlib.rc_context(plots.PANEL_RC):
+        return numpy.asarray(Image.open(io.BytesIO(plots.png_bytes(fig, dpi=72, fast=True))))
+
+
+def test_draw_stack_redrawn_in_place_is_the_picture_a_new_figure_gives(deliver_1h, deliver_4d, duplicate):
+    spool = deliver(["refused@0-1h", "disk-loss@30m"], DeliveryConfig(receiver="wal"))
+    stacks = []
+    for scale in ("symlog", "linear", "auto"):  # a symlog axis, then a linear one, in the same axes
+        one_hour, four_days, dup, spooled = (plots.delivery_lanes(t, scale=scale)
+                                             for t in (deliver_1h, deliver_4d, duplicate, spool))
+        stacks += [[four_days, one_hour], [spooled, dup], [one_hour, four_days], [dup, spooled, four_days],
+                   [spooled, one_hour.only(plots.LANE_SETS["spool"])]]  # fewer lanes after more, and more after fewer
+    fig = None
+    for stack in stacks:
+        redrawn = plots.draw_stack(stack, figure=fig)
+        assert redrawn is fig or fig is None or len(fig.axes) != len(stack)  # in place when the count matches
+        assert len(redrawn.axes) == len(stack)
+        assert (_pixels(redrawn) == _pixels(plots.draw_stack(stack))).all(), [t.subtitle for t in stack]
+        fig = redrawn
+
+
 def test_a_disk_full_window_has_its_own_lane():
     trace = deliver(["disk-full@0-1h"], DeliveryConfig(receiver="wal"))
     tl = plots.delivery_lanes(trace)

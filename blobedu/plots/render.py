@@ -27,6 +27,8 @@ class TimelineFigure(Figure):
     """A Figure that shows itself as a PNG in Jupyter (no pyplot, so it is never shown twice)."""
 
     timeline: Optional[Timeline] = None
+    #: how many timelines :func:`draw_stack` drew into it (it can redraw as many in place); 0 otherwise
+    stacked: int = 0
 
     def _repr_png_(self) -> bytes:
         buf = io.BytesIO()
@@ -233,11 +235,16 @@ def draw(timeline: Timeline, ax=None, layout: str = "constrained") -> Figure:
     return fig
 
 
-def draw_stack(timelines: Sequence[Timeline], title: str = "") -> Figure:
+def draw_stack(timelines: Sequence[Timeline], title: str = "", figure: Optional[Figure] = None) -> Figure:
     """Several Timelines one above the other on one time axis (the first one's), with one legend.
 
     Each keeps its own lanes and its subtitle (e.g. its verdict); only the lowest shows the tick
     labels and the axis label.  Fixed layout, like ``draw(..., layout="fixed")``.
+
+    ``figure``: a figure an earlier ``draw_stack`` returned, redrawn in place when it holds as many
+    timelines (else a new figure is made).  Its axes, spines and ticks are kept and only what the
+    timelines draw is replaced: a panel's redraw then creates, and later frees, far fewer matplotlib
+    objects.  The picture is the same as a new figure's (tests/test_plots.py compares the PNGs).
     """
     if not timelines:
         raise ValueError("draw_stack needs at least one Timeline")
@@ -252,22 +259,38 @@ def draw_stack(timelines: Sequence[Timeline], title: str = "") -> Figure:
     caption = _wrap(title or timelines[0].title, _WIDTH - 0.2, _CAPTION_CHAR)
     fixed_top = _FIXED_TOP + _CAPTION_LINE * caption.count("\n")
     height = fixed_top + sum(lanes_in) + _STACK_GAP * (len(timelines) - 1) + bottom
-    fig = new_figure(_WIDTH, height, layout="fixed")
+    reuse = isinstance(figure, TimelineFigure) and figure.stacked == len(timelines)
+    if reuse:
+        fig = figure
+        fig.set_size_inches(_WIDTH, height)
+        for legend in list(fig.legends):
+            legend.remove()
+        for ax in fig.axes:
+            _clear_lanes(ax)
+    else:
+        fig = new_figure(_WIDTH, height, layout="fixed")
+        fig.stacked = len(timelines)
     width_in = max(_WIDTH - _LEFT_INCHES - 0.4, 3.0)
     top = height - fixed_top
-    first = None
     drawn: set[str] = set()
     for i, (timeline, h) in enumerate(zip(timelines, lanes_in)):
         shown = Timeline(timeline.title, timeline.subtitle, timeline.horizon, axis, timeline.lanes, timeline.outage,
                          timeline.xlabel)
-        ax = fig.add_axes((_LEFT_INCHES / _WIDTH, (top - h) / height, 1 - (_LEFT_INCHES + _FIXED_RIGHT) / _WIDTH,
-                           h / height), sharex=first)
-        first = first or ax
+        # not sharex: every timeline is drawn on the same Axis already (same limits, scale and ticks), and
+        # shared axes make each one measure its siblings' tick labels on every draw
+        rect = (_LEFT_INCHES / _WIDTH, (top - h) / height, 1 - (_LEFT_INCHES + _FIXED_RIGHT) / _WIDTH, h / height)
+        if reuse:
+            ax = fig.axes[i]
+            ax.set_position(rect)
+        else:
+            ax = fig.add_axes(rect)
         drawn |= _draw_lanes(ax, shown, width_in)
         # the subtitle (a verdict) starts at the figure's left edge, over the lane names: room for ~100 chars
         axes_in = _WIDTH - _LEFT_INCHES - _FIXED_RIGHT
+        # y given: the title sits on the lanes' top edge, where matplotlib's automatic placement puts it
+        # too (nothing is drawn above the lanes), without measuring the axes on every draw
         ax.set_title(timeline.subtitle, loc="left", fontsize=10.5, fontweight="bold",
-                     x=-(_LEFT_INCHES - 0.1) / axes_in)
+                     x=-(_LEFT_INCHES - 0.1) / axes_in, y=1.0)
         if i < len(timelines) - 1:
             ax.tick_params(axis="x", labelbottom=False)
         else:
@@ -282,6 +305,15 @@ def draw_stack(timelines: Sequence[Timeline], title: str = "") -> Figure:
                ncols=min(4, len(handles)), fontsize=8, frameon=False)
     fig.timeline = timelines[0]
     return fig
+
+
+def _clear_lanes(ax) -> None:
+    """Remove what :func:`_draw_lanes` drew into ``ax`` (its marks, bars, bands, labels; a symlog scale),
+    keeping the axes, spines and ticks for the next timeline."""
+    for artist in [*ax.lines, *ax.patches, *ax.collections, *ax.texts]:
+        artist.remove()
+    if ax.get_xscale() != "linear":
+        ax.set_xscale("linear")
 
 
 def _draw_lanes(ax, timeline: Timeline, width_in: float) -> set[str]:
@@ -302,14 +334,14 @@ def _draw_lanes(ax, timeline: Timeline, width_in: float) -> set[str]:
         ax.axvspan(a, b, color=OUTAGE_COLOR, alpha=0.16, zorder=0, linewidth=0)
 
     y_top = total
-    yticks, ynames = [], []
+    yticks, ynames, separators = [], [], []
     for lane in timeline.lanes:
         h = lane.height
         y0 = y_top - h
         center = y0 + h / 2
         yticks.append(center)
         ynames.append(lane.name)
-        ax.axhline(y0, color="#d0d0d0", linewidth=0.6, zorder=1)
+        separators.append(y0)
         labelled = lane.labelled if lane.labelled is not None else any(m.annotate for m in lane.marks)
         # a lane with labels keeps its marks low and writes the labels above them
         mark_y = y0 + 0.32 * h if labelled else center
@@ -393,6 +425,10 @@ def _draw_lanes(ax, timeline: Timeline, width_in: float) -> set[str]:
                     fontsize=8, color="#666666", style="italic")
         y_top = y0
 
+    # the grey line under each lane, all in one collection (an axhline each was an artist per lane); projecting
+    # caps, as a Line2D's, so the pixels are the same as before
+    ax.hlines(separators, 0, 1, transform=ax.get_yaxis_transform(), colors="#d0d0d0", linewidth=0.6,
+              capstyle="projecting", zorder=1)
     ax.set_yticks(yticks, ynames, fontsize=9)
     ax.tick_params(axis="y", length=0)
     ax.set_xticks(axis.ticks, axis.labels, fontsize=9)
