@@ -106,3 +106,17 @@ def test_a_crash_leaves_copies_kept_as_times_alone():
     assert kept, "the fast path keeps copies as times"
     assert all(m.fate == "delivered" for m in kept)
     assert result.copies == sum(len(m.copies) for m in result.detail)
+
+
+def test_rows_number_as_many_distinct_replies_as_there_are_copies():
+    """Other designs' 250s carry their own ids: one distinct text a copy, more than 16 bits can number."""
+    rows = SessionRows(70_000, QUEUED_WITH_ID)
+    msgs = [Message(i, "postfix", 0.0, rows) for i in range(70_000)]
+    for m in msgs:
+        s = Session(1.0, 2.0)
+        s.reply = s.receiver_reply = f"250 2.0.0 Ok: queued as {m.index:08X}"
+        s.ended = s.receiver_replied_at = 1.5
+        rows.add(m.index, s)
+    rows.finish(msgs)
+    assert [s.reply for s in msgs[-1].sessions] == ["250 2.0.0 Ok: queued as 0001116F"]
+    assert len(rows.texts) == 70_002  # no reply, the template, and one a copy

@@ -141,7 +141,7 @@ class SessionRows:
     """The sessions senders are done with, as rows of typed arrays, chained message by message.
 
     A :class:`Session` object costs about 120 bytes with its deadline, and a message in a long
-    outage holds many; a row costs 44 bytes, and a message holds none while it waits.  Each
+    outage holds many; a row costs 48 bytes, and a message holds none while it waits.  Each
     message's rows are a chain (``first``, ``last``, ``next``), in the order of its sessions.
     Replies are numbered in ``texts``; Stalwart's 250 with its queue id (unique to each copy) is
     kept as the template's number and the id.  A row the receiver may still answer (a session the
@@ -153,7 +153,8 @@ class SessionRows:
 
     def __init__(self, messages: int, queued_template: str) -> None:
         self.t, self.deadline, self.ended, self.replied_at = array("d"), array("d"), array("d"), array("d")
-        self.reply, self.receiver_reply, self.queue_id, self.next = array("H"), array("H"), array("I"), array("I")
+        # replies as numbers into texts: 4 bytes, since other designs' 250s carry their own ids (one text a copy)
+        self.reply, self.receiver_reply, self.queue_id, self.next = array("I"), array("I"), array("I"), array("I")
         self.first, self.last, self.count = (array("I", bytes(4 * messages)) for _ in range(3))
         self.texts: list[Optional[str]] = [None]  # number 0: no reply
         self.numbers: dict[Optional[str], int] = {None: 0}
@@ -165,7 +166,7 @@ class SessionRows:
     def _number(self, text: Optional[str]) -> int:
         n = self.numbers.get(text)
         if n is None:
-            if len(self.texts) >= 65535:
+            if len(self.texts) >= 2**32 - 1:
                 raise OverflowError("more distinct replies than a row can number")
             n = self.numbers[text] = len(self.texts)
             self.texts.append(text)
