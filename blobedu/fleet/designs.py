@@ -254,6 +254,7 @@ def _james_dequeue(fleet, st: _State, copy: Copy, head: _Blob, body: _Blob):
 def _tmail_dot(fleet, st: _State, m: Message, s: Session, proc: _Proc):
     """:class:`~blobedu.servers.receivers.TMailReceiver`: every blob to both stores; one is enough for the 250."""
     from ..servers.tmail import merge
+    from ..servers.tmail import readable as tmail_readable
 
     d = st.design
     ids = st.ids(fleet.now)
@@ -267,7 +268,7 @@ def _tmail_dot(fleet, st: _State, m: Message, s: Session, proc: _Proc):
     if failed is not None:
         fleet._reply(s, d.reply_failed(failed, ids))
         return
-    readable = (ph.in_s3 and pb.in_s3) or (sh.in_s3 and sb.in_s3)  # reads fall back to the secondary
+    readable = tmail_readable([(ph.in_s3, sh.in_s3), (pb.in_s3, sb.in_s3)])  # each blob from either store
     copy = _accept(fleet, m, readable)
     for (_, repair), blob in zip(saves, (ph, pb)):
         if repair == "primary":
