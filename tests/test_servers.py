@@ -94,6 +94,14 @@ def test_tmail_merge_one_failure_is_success_with_a_repair():
     assert not ok.ok and repair is None
 
 
+def test_tmail_reads_each_blob_from_either_store():
+    # SecondaryBlobStoreDAO.java:116-158@1.0.19.3: a read is of one blob, primary then secondary on any error
+    assert tmail.readable([(True, False), (False, True)])  # header only on the primary, body only on the secondary
+    assert tmail.readable([(True, True), (True, False)])
+    assert not tmail.readable([(False, False), (True, True)])  # the header is nowhere: its read fails on both
+    assert not tmail.readable([(True, True), (False, False)])
+
+
 def test_tmail_repair_waits_as_james_distributed_event_bus():
     # WaitDelayGenerator.java:67-78@james-project-3.9.0: 100 ms·2^(n-1) plus at most 50 ms
     rng = random.Random(7)
@@ -148,6 +156,36 @@ def test_tmail_answers_250_on_one_copy():
     assert "ONE of two stores" in holders(trace)
     dead = [e for e in trace.events if e["what"] == "repair dead-lettered"]
     assert dead and all(e["attempts"] == tmail.REPAIR_RETRIES + 1 for e in dead)  # GroupConsumerRetry.java:98-101
+
+
+def _losing(suffix):
+    """An in-process endpoint that answers 200 to a PUT of a key ending in ``suffix`` and keeps nothing."""
+    from blobedu.endpoint import InProcessEndpoint
+
+    class Losing(InProcessEndpoint):
+        def send(self, method, key, body=b"", fault=None, timeout=30.0, real_time=False):
+            if method == "PUT" and key.endswith(suffix):
+                return Reply(status=200), 0.0
+            return super().send(method, key, body, fault, timeout, real_time)
+
+    return Losing
+
+
+@pytest.mark.parametrize("primary_loses,secondary_loses,fate", [
+    ("-header", "-body", "delivered"),  # each blob is in one store: reads fall back blob by blob
+    ("-header", "-header", "lost"),  # the body is in both, the header in neither: unreadable
+])
+def test_tmail_mail_is_readable_when_each_blob_is_in_either_store(monkeypatch, primary_loses, secondary_loses, fate):
+    import blobedu.endpoint
+
+    primary = _losing(primary_loses)()
+    try:
+        monkeypatch.setattr(blobedu.endpoint, "InProcessEndpoint", _losing(secondary_loses))  # deliver's secondary
+        trace = deliver([], DeliveryConfig(receiver="tmail"), endpoint=primary)
+    finally:
+        primary.close()
+    assert trace.sessions[0].reply.startswith("250")  # every save was answered 200: no repair, a 250
+    assert trace.fate == fate
 
 
 def test_obox_defers_451_4_2_0():

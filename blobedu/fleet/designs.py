@@ -47,15 +47,14 @@ import random
 from typing import Any, Optional
 
 from ..errors import BlobeduError
-from ..edge import answer
-from ..policy import Outcome, Send
+from ..policy import Outcome
 from ..servers import design as get_design
-from ..servers.design import Design, Ids, SendDrained, drained_reply
+from ..servers.design import Design, Ids
 from ..servers.store import _UNBOUNDED, DesignRules, read
 from .config import FLEET_DESIGNS, REFUSED
 from .kernel import _Proc
 from .results import Copy, Message, Session
-from .s3 import _SLOWDOWN, _Blob, _HungForever
+from .s3 import _Blob, _HungForever
 
 
 
@@ -88,6 +87,7 @@ class _State:
         self.on_disk: dict[int, tuple[Message, Copy]] = {}  # id(copy) -> copy, for the disk-loss
         self.parts: dict[int, list[_Blob]] = {}  # message index -> its blobs (James, TMail: header, body...)
         self.hung_inserts = 0  # WildDuck inserts hung for good on a silent MongoDB
+        self.answers: dict[tuple, tuple] = {}  # the store loop's memo for these rules (S3Driver._s3)
 
     def ids(self, now: float) -> Ids:
         """The ids a reply names, drawn as ``DesignReceiver._ids`` draws them."""
@@ -104,53 +104,16 @@ def state(fleet) -> _State:
 
 # -- the store driver ------------------------------------------------------------------------------------
 def drive(fleet, blob, machine, st: _State, faults=None, capacity: bool = True):
-    """Drive one design machine against the fleet's S3 for ``blob``; yields wake times, returns the Outcome.
+    """Drive one design machine against the fleet's S3 for ``blob``: a generator that yields wake times, returns the Outcome.
 
-    :meth:`blobedu.fleet.s3.S3Driver._s3` with the design's rules (:class:`DesignRules`) and
-    :class:`SendDrained` steps answered by the client (:func:`drained_reply`), as
-    :class:`~blobedu.servers.store.DesignStore` does.  ``faults``: the S3 faults this store meets
-    (the fleet's by default; none for TMail's healthy secondary).  ``capacity``: whether S3's request
-    capacity applies (not to TMail's secondary, another service, nor to WildDuck's MongoDB).
+    The fleet's one store loop, :meth:`blobedu.fleet.s3.S3Driver._s3`, with the design's rules
+    (:class:`DesignRules`) and their own memo; :class:`SendDrained` steps are answered by the client
+    (:func:`drained_reply`), as :class:`~blobedu.servers.store.DesignStore` does.  ``faults``: the S3
+    faults this store meets (the fleet's by default; none for TMail's healthy secondary).
+    ``capacity``: whether S3's request capacity applies (not to TMail's secondary, another service,
+    nor to WildDuck's MongoDB).
     """
-    rules, send = st.rules, machine.send
-    faults = fleet._s3_faults if faults is None else faults
-    cap = fleet.capacity if capacity else None
-    try:
-        step = next(machine)
-        while True:
-            if isinstance(step, Send):
-                t = fleet.now
-                fault = None
-                for f in faults:
-                    if f.start <= t and (f.end is None or t < f.end):
-                        fault = f
-                fault = rules.fault_for(fault)
-                if step.__class__ is SendDrained:
-                    reply = drained_reply(fault.kind if fault is not None else None)  # never reaches S3
-                else:
-                    if cap is not None and (fault is None or fault.kind == "lost-write") and not cap.take(t, step.method):
-                        fault = _SLOWDOWN
-                        fleet.slowdowns += 1
-                        fleet.slowdown_times.append(t)
-                    reply, stored = answer(step.method, fault, blob.in_s3)
-                    if stored:
-                        blob.in_s3 = True
-                    fleet.request_times.append(t)
-                cost = None
-                if reply.error == "timeout" and not rules.bounded:
-                    reply, cost = rules.hang(reply, fault, t)
-                    if cost == float("inf"):
-                        raise _HungForever
-                if cost is None:
-                    cost = rules.cost(reply)
-                if cost > 0:
-                    yield t + cost
-                step = send(reply)
-            else:
-                yield fleet.now + step.seconds
-                step = send(None)
-    except StopIteration as done:
-        return done.value
+    return fleet._s3(blob, machine, st.rules, st.answers, faults, capacity)
 
 
 def _parallel(fleet, gens: list):
@@ -291,6 +254,7 @@ def _james_dequeue(fleet, st: _State, copy: Copy, head: _Blob, body: _Blob):
 def _tmail_dot(fleet, st: _State, m: Message, s: Session, proc: _Proc):
     """:class:`~blobedu.servers.receivers.TMailReceiver`: every blob to both stores; one is enough for the 250."""
     from ..servers.tmail import merge
+    from ..servers.tmail import readable as tmail_readable
 
     d = st.design
     ids = st.ids(fleet.now)
@@ -304,7 +268,7 @@ def _tmail_dot(fleet, st: _State, m: Message, s: Session, proc: _Proc):
     if failed is not None:
         fleet._reply(s, d.reply_failed(failed, ids))
         return
-    readable = (ph.in_s3 and pb.in_s3) or (sh.in_s3 and sb.in_s3)  # reads fall back to the secondary
+    readable = tmail_readable([(ph.in_s3, sh.in_s3), (pb.in_s3, sb.in_s3)])  # each blob from either store
     copy = _accept(fleet, m, readable)
     for (_, repair), blob in zip(saves, (ph, pb)):
         if repair == "primary":

@@ -7,6 +7,8 @@ import math
 from .. import policy
 from ..edge import answer
 from ..faults import Fault
+from ..policy import Send
+from ..servers.design import SendDrained, drained_reply
 
 _SLOWDOWN = Fault("503", 0.0)
 
@@ -70,42 +72,65 @@ class _Capacity:
 
 
 class S3Driver:
-    """Mixin of :class:`~blobedu.fleet.engine.Fleet`: one store loop against the fleet's S3."""
+    """Mixin of :class:`~blobedu.fleet.engine.Fleet`: the one store loop against the fleet's S3.
 
-    def _s3(self, m, machine: policy.Machine):
-        """Drive one :mod:`policy` machine for message ``m``; yields wake times, returns its Outcome.
+    Stalwart's receivers (:mod:`blobedu.fleet.receivers`) and the other servers' designs
+    (:mod:`blobedu.fleet.designs`) drive their store machines through the same :meth:`_s3`; a design
+    passes its own request rules, memo, faults and whether S3's capacity applies.
+    """
 
-        Each request meets the fault the plan holds at that moment (the last listed active one wins,
-        as :meth:`FaultPlan.s3_fault_at`), then the edge rules (:mod:`blobedu.edge`) say what it gets
-        and what it costs.  A request hung for good (a silent S3 that never comes back,
-        v0.8.2-v0.15.x) raises :class:`_HungForever`: only a crash ends it, and the caller keeps
-        it as plain data rather than as a suspended generator.
+    def _s3(self, blob, machine: policy.Machine, rules=None, memo=None, faults=None, capacity: bool = True):
+        """Drive one store machine for ``blob``; yields wake times, returns its Outcome.
+
+        ``blob`` is whatever holds the object's state in its ``in_s3`` (a :class:`_Blob`, or a
+        design's :class:`~blobedu.fleet.results.Message`).  Each request meets the fault the plan
+        holds at that moment (the last listed active one wins, as :meth:`FaultPlan.s3_fault_at`), then
+        the edge rules (:mod:`blobedu.edge`) say what it gets and what it costs.  A request hung for
+        good (a silent S3 that never comes back, v0.8.2-v0.15.x) raises :class:`_HungForever`: only a
+        crash ends it, and the caller keeps it as plain data rather than as a suspended generator.
+
+        The fleet's Stalwart settings by default; a design passes its own: ``rules`` (its
+        :class:`~blobedu.servers.store.DesignRules`), ``memo`` (answers and costs already worked out
+        for those rules: a cost depends on them), ``faults`` (the S3 faults this store meets; none for
+        TMail's healthy secondary) and ``capacity`` (False where S3's request capacity does not apply:
+        TMail's secondary, another service, and WildDuck's MongoDB).  A design's
+        :class:`~blobedu.servers.design.SendDrained` step is answered by the client
+        (:func:`~blobedu.servers.design.drained_reply`), as :class:`~blobedu.servers.store.DesignStore`
+        does: it never reaches S3, so it takes no capacity and is not counted as a request.
         """
-        rules, send, sent = self.rules, machine.send, self.request_times.append
-        faults, capacity, memo = self._s3_faults, self.capacity, self._answers
+        rules = self.rules if rules is None else rules
+        memo = self._answers if memo is None else memo
+        faults = self._s3_faults if faults is None else faults
+        capacity = self.capacity if capacity else None
+        send, sent = machine.send, self.request_times.append
         try:
             step = next(machine)
             while True:
-                if step.__class__ is policy.Send:
+                kind = step.__class__
+                if kind is Send or kind is SendDrained:
                     t = self.now
                     fault = None
                     for f in faults:
                         if f.start <= t and (f.end is None or t < f.end):
                             fault = f
                     fault = rules.fault_for(fault)
-                    if capacity is not None and (fault is None or fault.kind == "lost-write") and not capacity.take(t, step.method):
-                        fault = _SLOWDOWN
-                        self.slowdowns += 1
-                        self.slowdown_times.append(t)
-                    key = (step.method, fault.kind if fault is not None else None, m.in_s3)
-                    known = memo.get(key)
-                    if known is None:  # answer() and cost() depend on nothing else: compute each once
-                        reply, stored = answer(step.method, fault, m.in_s3)
-                        known = memo[key] = (reply, stored, rules.cost(reply))
-                    reply, stored, cost = known
-                    if stored:
-                        m.in_s3 = True
-                    sent(t)
+                    if kind is SendDrained:  # a body reader already drained: fails in the client
+                        reply = drained_reply(fault.kind if fault is not None else None)
+                        cost = rules.cost(reply)
+                    else:
+                        if capacity is not None and (fault is None or fault.kind == "lost-write") and not capacity.take(t, step.method):
+                            fault = _SLOWDOWN
+                            self.slowdowns += 1
+                            self.slowdown_times.append(t)
+                        key = (step.method, fault.kind if fault is not None else None, blob.in_s3)
+                        known = memo.get(key)
+                        if known is None:  # answer() and cost() depend on nothing else: compute each once
+                            reply, stored = answer(step.method, fault, blob.in_s3)
+                            known = memo[key] = (reply, stored, rules.cost(reply))
+                        reply, stored, cost = known
+                        if stored:
+                            blob.in_s3 = True
+                        sent(t)
                     if reply.error == "timeout" and not rules.bounded:
                         reply, cost = rules.hang(reply, fault, t)
                         if cost == math.inf:

@@ -164,6 +164,8 @@ class TMailReceiver(JamesReceiver):
         return outcome, repair, hung, primary, secondary
 
     async def _queue_message(self, body: bytes, record: DataRecord, envelope) -> str:
+        from .tmail import readable
+
         ids = self._ids()
         head, _, rest = body.partition(b"\n\n")
         key = blob_key(body)
@@ -178,7 +180,8 @@ class TMailReceiver(JamesReceiver):
         record.durable_at_reply = both
         holder = "S3" if both else "one of two stores"
         note = "both stores" if both else "one store only until the repair runs"
-        acc = self._acknowledge(record, ids, key, any(s[3].durable or s[4].durable for s in saves), holder, note)
+        # reads fall back to the secondary blob by blob: readable if each blob is in either store
+        acc = self._acknowledge(record, ids, key, readable((s[3].durable, s[4].durable) for s in saves), holder, note)
         self.event("saved", queue_id=ids.hex, primary=all(s[3].outcome == "stored" for s in saves),
                    secondary=all(s[4].outcome == "stored" for s in saves))
         for part, save in zip(("-header", "-body"), saves):
@@ -187,11 +190,10 @@ class TMailReceiver(JamesReceiver):
                 task = asyncio.ensure_future(self._repair(acc, key + part, head if part == "-header" else rest))
                 self.background.add(task)
                 task.add_done_callback(self.background.discard)
-        # reads fall back to the secondary: the mail is readable if either store has both blobs
         if acc.durable:
             self._in_mailbox(acc)
         else:
-            self._lost(acc, "neither store kept the acknowledged blobs")
+            self._lost(acc, "a blob is in neither store: reads of it fail on both")
         return self._reply(record, self.design.reply_ok(ids))
 
     async def _repair(self, acc: Acceptance, key: str, data: bytes) -> None:

@@ -56,6 +56,17 @@ def merge(primary: Outcome, secondary: Outcome) -> tuple[Outcome, str | None]:
     return Outcome(True), "primary" if not primary.ok else "secondary"
 
 
+def readable(blobs) -> bool:
+    """Whether a mail is readable after its saves: ``blobs`` is ``(in primary, in secondary)`` for each blob.
+
+    ``SecondaryBlobStoreDAO.read``/``readBytes`` (SecondaryBlobStoreDAO.java:116-158@1.0.19.3) read
+    *one blob*: the primary, then the secondary on any error (``ObjectNotFoundException`` included).
+    So each blob (the header, the body) needs a copy in either store; they need not be in the same
+    one, and a blob in neither store makes the mail unreadable whatever the other blob's copies.
+    """
+    return all(primary or secondary for primary, secondary in blobs)
+
+
 FACTS = james.FACTS[:4] + (
     Fact("each save goes to both stores in parallel and waits for both (collectList)",
          "SecondaryBlobStoreDAO.java:169-204,264-280@tmail-backend 1.0.19.3"),
@@ -68,7 +79,7 @@ FACTS = james.FACTS[:4] + (
          "@james-project-3.9.0"),
     Fact("TMail keeps James's event-bus retry defaults for the repair listener", "not checked in tmail-backend",
          "unverified"),
-    Fact("reads try the primary, then the secondary on any error", "SecondaryBlobStoreDAO.java:116-158@1.0.19.3"),
+    Fact("reads try the primary, then the secondary on any error, blob by blob", "SecondaryBlobStoreDAO.java:116-158@1.0.19.3"),
 )
 
 DESIGN = Design(
