@@ -68,10 +68,6 @@ class Receivers:
         if proc is not None:
             self._dots.pop(proc, None)
 
-    def _session_opened(self) -> None:
-        self.open_sessions += 1
-        self.sessions_log.add(self.now, 1)
-
     def _session_closed(self) -> None:
         self.open_sessions -= 1
         self.sessions_log.add(self.now, -1)

@@ -177,7 +177,7 @@ class Senders:
                     s.reply, s.ended = "refused", t0  # the listener accepts and drops it (listen.rs:258-283@v0.16.18)
                     self.sessions_refused += 1
                 else:
-                    self.open_sessions += 1  # Receivers._session_opened, inline
+                    self.open_sessions += 1  # the receiver's session task starts (Receivers._session_closed ends it)
                     sessions_log.times.append(t0)
                     sessions_log.deltas.append(1)
                     if transfer > 0:
