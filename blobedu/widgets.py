@@ -718,8 +718,6 @@ class Panel(StoredFigure, widgets.VBox):
         self.trace = None
         self.lanes: Any = None
         self.figure = None
-        #: the stacked figure the next redraw draws into (:func:`blobedu.plots.draw_stack`'s ``figure``)
-        self._stack = None
         self.png: Optional[str] = None
         self.timings: dict[str, float] = {}
         self._holding = False
@@ -827,8 +825,8 @@ class Panel(StoredFigure, widgets.VBox):
             t1 = time.perf_counter()
             timeline = self.lanes_of(trace, scale=values.get("scale", "auto"))
             with matplotlib.rc_context(plots.PANEL_RC):
-                if isinstance(timeline, list):  # redrawn in place: the same picture as a new figure, sooner
-                    figure = self._stack = plots.draw_stack(timeline, figure=self._stack)
+                if isinstance(timeline, list):  # the last stack redrawn in place: the same picture, sooner
+                    figure = plots.draw_stack(timeline, figure=self.figure)
                 else:
                     figure = plots.draw(timeline, layout="fixed")
                 t2 = time.perf_counter()
