@@ -208,7 +208,7 @@ class Receivers:
             self._kill(proc)
         self._end_hung_uploads()
         for m in self.messages:  # the restarted node replays what is on its disk
-            for copy in m._copies if m._copies.__class__ is list else ():  # (a copy kept as a time never spooled)
+            for copy in m.copy_objects:
                 if copy.in_spool:
                     self._start_upload(m, copy)
 
@@ -219,7 +219,7 @@ class Receivers:
             self._kill(proc)
         self._end_hung_uploads()
         for m in self.messages:
-            for copy in m._copies if m._copies.__class__ is list else ():  # (a copy kept as a time never spooled)
+            for copy in m.copy_objects:
                 if copy.in_spool:
                     copy.lost_at = self.now
                     self._leave_spool(copy)

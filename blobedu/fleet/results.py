@@ -103,6 +103,12 @@ class Message:
         return copies
 
     @property
+    def copy_objects(self) -> "list[Copy] | tuple[()]":
+        """The :class:`Copy` objects it holds, without making the one kept as a time (never spooled, never pending)."""
+        kept = self._copies
+        return kept if kept.__class__ is list else ()
+
+    @property
     def copy_count(self) -> int:
         kept = self._copies
         return 0 if kept is None else 1 if kept.__class__ is float else len(kept)
@@ -113,7 +119,7 @@ class Message:
         if kept.__class__ is float:  # one copy, in S3 and the mailbox at once (durable_at = mailbox_at = t)
             self.fate, self.delivered_at = "delivered", kept
             return
-        copies = kept or ()
+        copies = self.copy_objects
         delivered = [c for c in copies if c.mailbox_at is not None]
         if delivered:
             self.fate = "delivered"
