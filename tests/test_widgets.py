@@ -253,7 +253,7 @@ def test_compare_panel_reproduces_the_readme_headline_from_its_preset():
     assert len(p.figure.axes) == 2
 
 
-def test_both_designs_run_at_once_give_what_they_give_one_by_one():
+def test_the_designs_runs_give_what_deliver_gives_alone():
     from blobedu.delivery import deliver
 
     faults, configs = W.compare_scenario_from_values({"faults": "lost-write@0-1h\ndisk-loss@30m"})
