@@ -591,6 +591,8 @@ class NotebookPage:
         box.evaluate(self._JS_ARM)
         select = box.locator("select")
         if isinstance(key_or_index, int) and select.count():
+            if select.first.evaluate("s => s.selectedIndex") == key_or_index:  # no change: no redraw to wait for
+                raise AssertionError(f"{description!r} already shows option {key_or_index}: a timed move must change it")
             select.first.select_option(index=key_or_index)
         elif box.locator(".noUi-handle").count():
             handle = box.locator(".noUi-handle").first

@@ -5,7 +5,7 @@ idle, and check that no cell (and no widget Output area) shows an error. In ever
 panel (00-08) a reader is also simulated: one widget, found by its description label, is moved
 and the plot (the image's ``src``) and the verdict text must both change.
 
-Then the redraw is timed (:data:`REDRAWS`): 10 moves of one control per panel, each from the change
+Then the redraw is timed (:data:`REDRAWS`): 10 moves of one control of every panel (00-08), each from the change
 in the page to the new figure's ``src`` in the page; the delivery panel of 00 also after its faults
 box is set to a 1-day outage. The median and 90th percentile go to ``test-artifacts/redraw/<notebook>.json``,
 and ``benchmarks/redraw.py`` prints them. This is a benchmark, not a timed assertion: only that
@@ -62,6 +62,10 @@ REDRAWS = {
     "03_": [("delivery panel, 03's default (timeout@0-30m, a Postfix sender)", None, "maxRetries", _SLIDE)],
     "04_": [("side-by-side panel, the 4 cases", None, "case", [0, 1, 2, 3, 2] * 2)],
     "05_": [("delivery panel, 05's default (503@0-15m, latency 29s, a Stalwart sender)", None, "maxRetries", _SLIDE)],
+    # each first move leaves where _move_a_widget left the control (the option after the notebook's own)
+    "06_": [("operation panel, 06's default (JMAP upload, 0.15.5): the S3 faults", None, "fault", [0, 1, 2, 3, 4] * 2)],
+    "07_": [("fleet panel, 07's default (503, 1,000 messages): the outages", None, "outage", [3, 4, 5, 1, 2] * 2)],
+    "08_": [("two designs, 08's default (TMail above): the design below", None, "bottom", [0, 2, 3, 5, 6] * 2)],
 }
 REDRAW_MOVES = 10
 
