@@ -40,3 +40,17 @@ def test_every_design_can_be_drawn_in_the_two_design_panel(name):
 
     figure = plots.draw_stack(compare.pair_lanes(traces))
     assert figure.axes
+
+
+def test_the_two_design_panel_gives_what_a_fresh_run_gives_on_its_kept_endpoints():
+    """run_pair keeps one moto endpoint a slot between redraws: each run must still be a fresh run's twin."""
+    faults = "refused@0-1h\ndisk-loss@10m"
+    for top, bottom in (("tmail", "cyrus"), ("tmail", "james"), ("wal", "stalwart"), ("tmail", "cyrus")):
+        traces, _ = compare.run_pair({"top": top, "bottom": bottom, "faults": faults, "sender": "postfix"})
+        for slot, name in (("top", top), ("bottom", bottom)):
+            alone = compare.run(name, faults.split("\n"), "postfix")
+            kept = traces[slot]
+            assert kept.fate == alone.fate and compare.holders(kept) == compare.holders(alone), (slot, name)
+            assert [(s.reply, s.t) for s in kept.sessions] == [(s.reply, s.t) for s in alone.sessions], (slot, name)
+            assert [(c["holder"], c["from"], c["to"]) for c in kept.custody] == \
+                [(c["holder"], c["from"], c["to"]) for c in alone.custody], (slot, name)

@@ -120,7 +120,7 @@ PANEL_DEFAULTS: dict[str, Any] = {"top": "stalwart", "bottom": "maddy", "faults"
 
 def run_pair(values: Mapping[str, Any]):
     """The same faults through two designs: ``({"top": trace, "bottom": trace}, two lines)``, or ``(None, message)``."""
-    from ..widgets import _merged, fault_specs, problem
+    from ..widgets import _merged, fault_specs, problem, shared_endpoint
 
     try:
         values = _merged(values, PANEL_DEFAULTS)
@@ -131,7 +131,9 @@ def run_pair(values: Mapping[str, Any]):
             design(name)
             if any(f.startswith(("datastore-down", "commit-fail")) for f in faults) and name != "stalwart":
                 raise BlobeduError("datastore-down and commit-fail are faults of Stalwart's data store")
-            traces[slot] = run(name, faults, str(values["sender"]))
+            # one moto endpoint a slot, kept between redraws and emptied before each run, as 04's panel does
+            # (starting moto for every run cost about a fifth of a redraw)
+            traces[slot] = run(name, faults, str(values["sender"]), shared_endpoint(f"pair:{slot}"))
     except BlobeduError as exc:
         return None, problem(str(exc))
     lines = [f"{values[slot]}: {fate(traces[slot])} · copy: {holders(traces[slot])}" for slot in ("top", "bottom")]
