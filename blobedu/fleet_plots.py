@@ -42,15 +42,23 @@ class FleetFigure(Figure):
         return buf.getvalue()
 
 
-def _figure(width: float, height: float) -> Figure:
-    fig = FleetFigure(figsize=(width, height), layout="constrained")
+def _figure(width: float, height: float, layout: Optional[str] = "constrained") -> Figure:
+    fig = FleetFigure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
 
+#: The panel's figure has fixed margins, in inches (left: two-line axis labels and their ticks;
+#: top: the title; bottom: the time axis and the caption; between the stacked axes): the
+#: constrained layout measured every tick label on every redraw, a third of the panel's time.
+_FIXED_INCHES = {"left": 1.05, "right": 0.2, "top": 0.45, "bottom": 0.72, "gap": 0.3}
+
+
 def _caption(fig: Figure, text: str) -> None:
-    """The configuration, small, under the figure (the constrained layout keeps room for it)."""
-    fig.get_layout_engine().set(rect=(0, 0.035, 1, 0.965))
+    """The configuration, small, under the figure (the constrained layout, if any, keeps room for it)."""
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.set(rect=(0, 0.035, 1, 0.965))
     fig.text(0.01, 0.003, text, fontsize=7.5, color="#555555", ha="left", va="bottom")
 
 
@@ -103,12 +111,13 @@ def _window(kind: str, start: float, stop: Optional[float]) -> str:
 def headline(result: FleetResult) -> str:
     """A title that says what to notice: the pile at the senders, how long it takes to clear, what bounced."""
     p, f, d = result.peaks, result.fates, result.drain
-    text = f"{p['sender_backlog']:,} messages wait at the senders' queues at most"
+    held = p["sender_backlog"]
+    text = f"{held:,} message{'' if held == 1 else 's'} wait{'s' if held == 1 else ''} at the senders' queues at most"
     drain = d.get("sender_backlog_seconds")
     if drain is not None and result.s3_windows:
         text += f"; the last leaves {format_duration(drain)} after S3 returns"
     if f["bounced"]:
-        text += f"; {f['bounced']:,} bounce"
+        text += f"; {f['bounced']:,} bounce{'s' if f['bounced'] == 1 else ''}"
     if f["lost"]:
         text += f"; {f['lost']:,} lost"
     return text
@@ -142,7 +151,7 @@ PLATEAU_WHY = "their senders' next tries are hours away"
 
 
 def series_figure(result: FleetResult, title: Optional[str] = None, caption: Optional[str] = None,
-                  hours: Optional[tuple[float, float]] = None) -> Figure:
+                  hours: Optional[tuple[float, float]] = None, layout: str = "constrained") -> Figure:
     """The day over time, one quantity per panel, only the panels that have something to show.
 
     Messages held by senders (its longest plateau after S3's return annotated), bodies in the
@@ -150,6 +159,7 @@ def series_figure(result: FleetResult, title: Optional[str] = None, caption: Opt
     their own axis (only when S3's capacity answered any) and the spool (only for the ``wal``
     receiver).  ``title`` says what to notice (default :func:`headline`); the configuration goes in a
     small caption (default :func:`describe`).  The x axis runs to the end of the run: past the drain.
+    ``layout="fixed"`` (the panel's redraws) places the axes with fixed margins (:data:`_FIXED_INCHES`).
     """
     s = result.series
     x = _hours(s["t"])
@@ -160,8 +170,17 @@ def series_figure(result: FleetResult, title: Optional[str] = None, caption: Opt
         panels.append(("503 SlowDown\nin one second", "s3_peak_slowdowns_per_s", _C["reddish purple"], 1.0))
     if result.config.get("receiver") == "wal":
         panels.append(("spool (MiB)", "spool_bytes", _C["bluish green"], MIB))
-    fig = _figure(10.5, 1.7 * len(panels) + 1.2)
-    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    width, height = 10.5, 1.7 * len(panels) + 1.2
+    if layout == "fixed":
+        m = _FIXED_INCHES
+        each = (height - m["top"] - m["bottom"] - m["gap"] * (len(panels) - 1)) / len(panels)
+        fig = _figure(width, height, layout=None)
+        grid = {"left": m["left"] / width, "right": 1 - m["right"] / width, "top": 1 - m["top"] / height,
+                "bottom": m["bottom"] / height, "hspace": m["gap"] / each}
+        axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False, gridspec_kw=grid)[:, 0]
+    else:
+        fig = _figure(width, height)
+        axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     back = result.drain.get("s3_back_at")
     for ax, (label, name, colour, scale) in zip(axes, panels):
         _outages(ax, result)
@@ -511,7 +530,7 @@ class FleetPanel(StoredFigure, widgets.VBox):
         self.verdict.value = f"<b>{html.escape(text)}</b>"
         # drawn and encoded the way the other panels redraw (unhinted text, zlib level 1: benchmarks/redraw.py)
         with matplotlib.rc_context(PANEL_RC):
-            self.png = png_base64(series_figure(result), dpi=72, fast=True)
+            self.png = png_base64(series_figure(result, layout="fixed"), dpi=72, fast=True)
         self.output.outputs = ({"output_type": "display_data", "data": {"image/png": self.png, "text/plain": text},
                                 "metadata": {}},)
 

@@ -147,3 +147,38 @@ def test_a_node_fault_is_described_in_words():
     text = describe(lost)
     assert "@" not in text and "the receiver's disk is lost at 11h" in text
     assert "@" not in " ".join(_texts(series_figure(lost)))
+
+
+@pytest.mark.parametrize("receiver", ["stalwart", "wal"])
+def test_the_panels_fixed_layout_keeps_every_label_inside_the_figure_and_off_the_next_axes(receiver):
+    """The panel's redraws use fixed margins, not the constrained layout: nothing may be cut or overlap."""
+    import matplotlib
+
+    from blobedu.fleet_plots import series_figure
+    from blobedu.plots import PANEL_RC
+
+    result = run(["503@6h-8h"], FleetConfig(messages=300, receiver=receiver))
+    fig = series_figure(result, layout="fixed")
+    assert fig.get_layout_engine() is None
+    with matplotlib.rc_context(PANEL_RC):
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        page = fig.bbox
+        boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+        for box in boxes + [t.get_window_extent(renderer) for t in fig.texts + [fig._suptitle]]:
+            assert page.x0 - 0.5 <= box.x0 and box.x1 <= page.x1 + 0.5 and page.y0 - 0.5 <= box.y0 and box.y1 <= page.y1 + 0.5
+        frames = [ax.get_window_extent(renderer) for ax in fig.axes]
+        for upper, lower in zip(frames, boxes[1:]):  # stacked top to bottom: no label reaches the axes above
+            assert lower.y1 <= upper.y0
+        caption = fig.texts[-1].get_window_extent(renderer)
+        assert caption.y1 <= boxes[-1].y0 + 0.5  # the caption sits under the time axis' labels
+
+
+def test_the_headline_counts_one_message_in_the_singular():
+    from blobedu.fleet_plots import headline
+
+    one = run(["503@6h-7h"], FleetConfig.real(messages=10))  # 2.4 h apart: one at a time, held for its session
+    assert one.peaks["sender_backlog"] == 1
+    assert headline(one).startswith("1 message waits at the senders' queues at most")
+    many = run(["refused@6h-12h"], FleetConfig(messages=100))
+    assert headline(many).startswith(f"{many.peaks['sender_backlog']:,} messages wait at")
