@@ -60,7 +60,8 @@ REDRAWS = {
     "01_": [("PUT panel, 01's default (503@0-20s, maxRetries 5)", None, "maxRetries", _SLIDE)],
     "02_": [("verify panel, 02's default (lost-write@0-10s, maxRetries 5)", None, "verifyAfterWrite", [0, 1] * 5)],
     "03_": [("delivery panel, 03's default (timeout@0-30m, a Postfix sender)", None, "maxRetries", _SLIDE)],
-    "04_": [("side-by-side panel, the 4 cases", None, "case", [0, 1, 2, 3, 2] * 2)],
+    "04_": [("side-by-side panel, the 4 cases", None, "case", [0, 1, 2, 3, 2] * 2),
+            ("side-by-side panel, the sender", None, "sender", [2, 3, 1, 2, 3] * 2)],
     "05_": [("delivery panel, 05's default (503@0-15m, latency 29s, a Stalwart sender)", None, "maxRetries", _SLIDE)],
     # each first move leaves where _move_a_widget left the control (the option after the notebook's own)
     "06_": [("operation panel, 06's default (JMAP upload, 0.15.5): the S3 faults", None, "fault", [0, 1, 2, 3, 4] * 2)],
