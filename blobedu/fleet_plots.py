@@ -171,16 +171,14 @@ def series_figure(result: FleetResult, title: Optional[str] = None, caption: Opt
     if result.config.get("receiver") == "wal":
         panels.append(("spool (MiB)", "spool_bytes", _C["bluish green"], MIB))
     width, height = 10.5, 1.7 * len(panels) + 1.2
+    grid = None  # the constrained layout places the axes
     if layout == "fixed":
         m = _FIXED_INCHES
         each = (height - m["top"] - m["bottom"] - m["gap"] * (len(panels) - 1)) / len(panels)
-        fig = _figure(width, height, layout=None)
         grid = {"left": m["left"] / width, "right": 1 - m["right"] / width, "top": 1 - m["top"] / height,
                 "bottom": m["bottom"] / height, "hspace": m["gap"] / each}
-        axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False, gridspec_kw=grid)[:, 0]
-    else:
-        fig = _figure(width, height)
-        axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    fig = _figure(width, height, layout=None if grid else "constrained")
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False, gridspec_kw=grid)[:, 0]
     back = result.drain.get("s3_back_at")
     for ax, (label, name, colour, scale) in zip(axes, panels):
         _outages(ax, result)
