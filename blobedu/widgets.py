@@ -396,8 +396,8 @@ def _deliver_both(faults, configs: Mapping[str, Any]) -> dict[str, Any]:
     """Each design's delivery, one after the other (each run has its own event loop, virtual clock and bucket).
 
     One after the other, not in threads: the runs are CPU-bound Python, so threads only contend for
-    the GIL.  Measured on 04's fair-WAL panel (three designs, its 4 cases, 24 runs each way
-    alternating): 124 ms median in threads, 83 ms one after the other; the spool's nine real fsyncs
+    the GIL.  Measured on 04's fair-WAL panel (its three designs through its 4 cases, 6 rounds each
+    way, alternating): 124 ms median in threads, 83 ms one after the other; the spool's nine real fsyncs
     a run are too short on this disk for threads to hide them (benchmarks/redraw.py).
     """
     return {r: _deliver(faults, configs[r], f"design:{r}") for r in configs}
