@@ -232,10 +232,10 @@ def disk_loss_faults(at: str, outage: str = "refused@0-1h") -> list[str]:
 
 def plot_designs(traces: dict, title: str = ""):
     """The designs one above the other, only the lanes 04 teaches (replies, disk, the copies, the outcome)."""
-    from .plots import LANE_SETS, draw_stack
-    from .widgets import compare_lanes
+    from .plots import draw_stack
+    from .widgets import spool_lanes
 
-    return draw_stack([t.only(LANE_SETS["spool"]) for t in compare_lanes(traces)], title=title)
+    return draw_stack(spool_lanes(traces), title=title)
 
 
 def designs_line(traces: dict) -> str:

@@ -465,22 +465,43 @@ def run_compare_panel(values: Mapping[str, Any]):
     return traces, "\n".join(design_verdict(traces[r], name) for r, name in _designs_in(traces))
 
 
-def compare_lanes(traces: Mapping[str, Any], scale: str = "auto") -> list[plots.Timeline]:
-    """The designs' timelines on one time axis (the longest run's), each titled with its verdict."""
+def compare_lanes(traces: Mapping[str, Any], scale: str = "auto", lanes: Optional[Any] = None) -> list[plots.Timeline]:
+    """The designs' timelines on one time axis (the longest run's), each titled with its verdict.
+
+    ``lanes``: keep only those lanes (keys, or a name in :data:`blobedu.plots.LANE_SETS`), as
+    :meth:`blobedu.plots.Timeline.only` does.  Each design's lanes are built once, and again only when a
+    longer run stretches its axis.
+    """
     designs = _designs_in(traces)
     names = dict(designs)
-    longest = max(plots.delivery_lanes(traces[r], scale=scale).horizon for r, _ in designs)
-    timelines = [plots.delivery_lanes(traces[r], scale=scale, horizon=longest) for r, _ in designs]
+    own = {r: plots.delivery_lanes(traces[r], scale=scale) for r, _ in designs}
+    longest = max(t.horizon for t in own.values())
+    timelines = [own[r] if own[r].horizon == longest else plots.delivery_lanes(traces[r], scale=scale, horizon=longest)
+                 for r, _ in designs]
+    if lanes is not None:
+        keys = plots.LANE_SETS[lanes] if isinstance(lanes, str) else lanes
+        timelines = [t.only(keys) for t in timelines]
     axis = timelines[0].axis
     c = traces[designs[0][0]].config
     st = c["store"]
     which = (f"top, Stalwart {st['version']}'s receiver; bottom, a write-ahead spool" if len(designs) == 2 else
              f"top to bottom, Stalwart {st['version']}'s receiver, " + ", ".join(n for _, n in designs[1:]))
-    title = (f"the same faults through {'both' if len(designs) == 2 else 'each'} design{'s' if len(designs) > 1 else ''}: "
+    title = (f"the same faults through {'both designs' if len(designs) == 2 else 'each design'}: "
              f"{which} · sender {c['sender']} · faults: {', '.join(c.get('faults', [])) or 'none'}")
     return [plots.Timeline(title, design_verdict(traces[receiver], names[receiver]), timeline.horizon, axis,
                            timeline.lanes, timeline.outage, timeline.xlabel)
             for (receiver, _), timeline in zip(designs, timelines)]
+
+
+def spool_lanes(traces: Mapping[str, Any], scale: str = "auto") -> list[plots.Timeline]:
+    """04's panel and first figure: :func:`compare_lanes` with only the lanes 04 teaches (``LANE_SETS["spool"]``).
+
+    The replies, the receiver's disk (a crash, a disk loss), who holds a copy, and the outcome.  The
+    store loop's lanes (S3's state, each PUT and HEAD, the sleeps) are 01's, 02's and 05's lessons: in
+    04 they added 10 lanes to a three-design stack and said nothing about where the copy lives
+    (teaching.md, principle 1).
+    """
+    return compare_lanes(traces, scale, lanes="spool")
 
 
 # -- the widgets -------------------------------------------------------------------------------------
@@ -962,12 +983,12 @@ def compare_panel(**defaults: Any) -> Panel:
         "spools": _dropdown("spools", SPOOLS, values["spools"], "280px"),
     }
     rows = [["preset", "sender", "scale"], ["spools"], ["faults"]]
-    return Panel(controls, rows, run_compare_panel, compare_lanes, on_change=_preset_changed)
+    return Panel(controls, rows, run_compare_panel, spool_lanes, on_change=_preset_changed)
 
 
 __all__ = [
     "ALL_DESIGNS", "COMPARE_DEFAULTS", "COMPARE_PRESETS", "FAIR_WAL", "SPOOLS", "design_config", "DELIVERY_DEFAULTS", "PUT_DEFAULTS", "Panel", "VERIFY_DEFAULTS",
-    "compare_lanes", "compare_panel", "compare_scenario_from_values", "custody_line", "delivery_panel",
+    "compare_lanes", "compare_panel", "spool_lanes", "compare_scenario_from_values", "custody_line", "delivery_panel",
     "design_verdict", "sender_verdict", "verify_verdict", "fault_lines", "fault_problems", "fault_specs", "put_panel", "put_scenario_from_values",
     "put_verdict", "run_compare_panel", "run_panel", "run_panel_naming_sender", "run_put_panel", "run_verify_panel", "scenario_from_values",
     "shared_endpoint", "store_config_from_values", "verify_panel", "verify_scenario_from_values",

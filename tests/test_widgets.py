@@ -293,6 +293,22 @@ def test_compare_panel_adds_the_fair_wal_on_request():
         W.compare_scenario_from_values({"spools": "five disks"})
 
 
+def test_compare_panel_draws_the_lanes_04_teaches_and_nothing_of_the_store_loop():
+    from blobedu.plots import LANE_SETS
+
+    p = W.compare_panel(preset="S3 outage + receiver crash", spools="one disk + fair WAL")
+    assert [[lane.key for lane in t.lanes] for t in p.lanes] == [
+        ["smtp", "disk", "custody:sender queue", "custody:receiver memory", "custody:spool", "custody:S3", "outcome"]] * 3
+    assert all(lane.key in LANE_SETS["spool"] for t in p.lanes for lane in t.lanes)
+    # the full timelines still have the store loop's lanes: only the panel leaves them out
+    assert "requests:PUT" in W.compare_lanes(p.trace)[0].keys()
+    assert W.compare_lanes(p.trace, lanes="spool")[0].keys() == p.lanes[0].keys()
+    # the caption's grammar: both designs, or each design
+    assert p.lanes[0].title.startswith("the same faults through each design: top to bottom")
+    p.update(spools="one disk")
+    assert p.lanes[0].title.startswith("the same faults through both designs: top, Stalwart")
+
+
 # -- the fault picker (#19 item 3): a kind and two sliders instead of typing KIND@START-END ----------------
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
