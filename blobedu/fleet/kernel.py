@@ -18,14 +18,14 @@ else.
 
 A wake-up for the current instant (a reply waking its sender, a slot handed to waiting mail) goes
 to a FIFO, ``_ready``, served after the calendar's list for this instant: it was asked for after
-everything on that list, and before anything later.
+everything on that list, and before anything later.  The FIFO is that list itself: a wake-up for
+the current instant is appended to the list being served (see :meth:`Kernel._loop`).
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
 from typing import Callable, Iterator, Optional, Sequence
 
 from ..errors import BlobeduError
@@ -49,7 +49,7 @@ class Kernel:
         self.horizon = float(horizon)
         self._times: list = []  # heap of the instants that have wake-ups waiting, each once
         self._calendar: dict = {}  # instant -> [(proc, token), ...], in the order they were asked for
-        self._ready: deque = deque()  # (proc, token) wake-ups for the current instant, in order
+        self._ready: list = []  # (proc, token) wake-ups for the current instant, in order (the list being served)
         self.now = 0.0
         self.ended = 0.0
         self.steps = 0
@@ -110,81 +110,99 @@ class Kernel:
     def _loop(self, times: Sequence[float], arrive: Callable[[int, _Proc], Iterator]) -> None:
         """Run until nothing is left or the horizon: ``times`` (sorted) are fed in as ``arrive(i, proc)`` starts.
 
-        At each instant: its arrivals first, then the wake-ups asked for it earlier (the calendar's
-        list for it, in the order they were asked for), then the ``_ready`` FIFO (wake-ups asked
-        for during this instant, in order).
+        At an instant with arrivals: the arrivals first, then the wake-ups they asked for this
+        instant (the FIFO, in order).  Then, if the calendar has a list for it: that list (the
+        wake-ups asked for it earlier, in the order they were asked for), then the FIFO again.
+
+        The FIFO is the list being served: ``_ready`` is that list itself, a wake-up for this
+        instant is appended to it, and the ``for`` loop over it reaches what is appended (a list's
+        iterator checks its length at each item).  One loop per list instead of one loop turn per
+        step that tests in turn for an arrival, the calendar's list and the FIFO.
         """
-        instants, calendar, ready, horizon = self._times, self._calendar, self._ready, self.horizon
-        pop, push, popleft, get = heapq.heappop, heapq.heappush, ready.popleft, calendar.get
+        instants, calendar, horizon = self._times, self._calendar, self.horizon
+        pop, push, get = heapq.heappop, heapq.heappush, calendar.get
         i, n = 0, len(times)
         never = math.inf
         next_at = times[0] if n else never  # the next arrival's time (times[i])
         budget = self.step_budget
         steps = skipped = 0
         now = self.now
-        due: list = []  # the wake-ups asked for earlier for this instant
-        k = d = 0  # the next one of them, and how many
+        batch = self._ready = list(self._ready)  # wake-ups asked for this instant before the loop (a fault at 0)
         while True:
-            steps += 1
-            if steps > budget:
-                self.steps, self.skipped = steps, skipped
-                raise BlobeduError(
-                    f"refused: this run needs more than {budget:,} steps (the bound for {n:,} messages), "
-                    f"stopped at {self.now / 3600:,.1f} h of simulated time; use fewer messages, a shorter "
-                    "outage or more S3 capacity")
-            if next_at <= now:  # an arrival at this instant goes first
+            while next_at <= now:  # this instant's arrivals go first
+                steps += 1
+                if steps > budget:
+                    self._over_budget(steps, skipped, n)
                 proc = _Proc()
                 proc.gen = arrive(i, proc)
                 i += 1
                 next_at = times[i] if i < n else never
-            elif k < d:
-                proc, token = due[k]
-                k += 1
-                if token != proc.token or not proc.alive:
-                    skipped += 1
+                try:  # Kernel._step, inline
+                    when = proc.gen.send(None)
+                except StopIteration:
+                    proc.alive = False
                     continue
-            elif ready:
-                proc, token = popleft()
-                if token != proc.token or not proc.alive:
-                    skipped += 1
-                    continue
-            else:  # this instant is over: on to the next arrival or the next instant with wake-ups
-                if next_at < never and (not instants or next_at <= instants[0]):
-                    when = next_at
-                    if when > horizon:
-                        break
-                    self.now = self.ended = now = when
-                    steps -= 1  # moving the clock is not a step: its arrival (next) is
-                    continue  # its arrival goes first, then anything due at it
-                if not instants:
-                    break
-                when = instants[0]
-                if when > horizon:
-                    break
-                pop(instants)
-                due = calendar.pop(when)
-                k, d = 0, len(due)
-                self.now = self.ended = now = when
-                steps -= 1  # moving the clock is not a step: its first wake-up (next) is
-                continue
-            try:  # Kernel._step, inline
-                when = proc.gen.send(None)
-            except StopIteration:
-                proc.alive = False
-                continue
-            if when is not None:
-                if when == now:
-                    ready.append((proc, proc.token))
-                else:
-                    waiting = get(when)
-                    if waiting is None:
-                        calendar[when] = [(proc, proc.token)]
-                        push(instants, when)
+                if when is not None:
+                    if when == now:
+                        batch.append((proc, proc.token))
                     else:
-                        waiting.append((proc, proc.token))
+                        waiting = get(when)
+                        if waiting is None:
+                            calendar[when] = [(proc, proc.token)]
+                            push(instants, when)
+                        else:
+                            waiting.append((proc, proc.token))
+            for proc, token in batch:  # reaches the wake-ups appended while it runs (the FIFO)
+                steps += 1
+                if steps > budget:
+                    self._over_budget(steps, skipped, n)
+                if token != proc.token or not proc.alive:
+                    skipped += 1
+                    continue
+                try:  # Kernel._step, inline
+                    when = proc.gen.send(None)
+                except StopIteration:
+                    proc.alive = False
+                    continue
+                if when is not None:
+                    if when == now:
+                        batch.append((proc, proc.token))
+                    else:
+                        waiting = get(when)
+                        if waiting is None:
+                            calendar[when] = [(proc, proc.token)]
+                            push(instants, when)
+                        else:
+                            waiting.append((proc, proc.token))
+            # this instant's list is over: on to the next arrival or the next instant with wake-ups
+            # (moving the clock is not a step)
+            if next_at < never and (not instants or next_at <= instants[0]):
+                if next_at > horizon:
+                    break
+                self.now = self.ended = now = next_at
+                batch = self._ready = []  # its arrivals go first, then anything due at it
+                continue
+            if not instants:
+                break
+            when = instants[0]
+            if when > horizon:
+                break
+            pop(instants)
+            batch = self._ready = calendar.pop(when)
+            self.now = self.ended = now = when
+        steps += 1  # the last turn, which found nothing (or only what is past the horizon), counts as a step
+        if steps > budget:
+            self._over_budget(steps, skipped, n)
         if (i < n and times[i] > horizon) or (instants and instants[0] > horizon):
             self.ended = horizon
         left_out = self.left_out  # a wake-up left out: its instant would have come, and been skipped
         if left_out > self.ended:
             self.ended = horizon if left_out > horizon else left_out
         self.steps, self.skipped = steps, skipped
+
+    def _over_budget(self, steps: int, skipped: int, n: int) -> None:
+        self.steps, self.skipped = steps, skipped
+        raise BlobeduError(
+            f"refused: this run needs more than {self.step_budget:,} steps (the bound for {n:,} messages), "
+            f"stopped at {self.now / 3600:,.1f} h of simulated time; use fewer messages, a shorter "
+            "outage or more S3 capacity")
