@@ -147,21 +147,29 @@ class SessionRows:
     """The sessions senders are done with, as rows of typed arrays, chained message by message.
 
     A :class:`Session` object costs about 120 bytes with its deadline, and a message in a long
-    outage holds many; a row costs 48 bytes, and a message holds none while it waits.  Each
-    message's rows are a chain (``first``, ``last``, ``next``), in the order of its sessions.
+    outage holds many; a row costs 48 bytes, and a message holds none while it waits.  Each row
+    names its message (``owner``); a message's rows, in the order they were added (the order of its
+    sessions), are found when first asked for, by a stable sort of the owners (:meth:`_index`):
+    appending a row costs no bookkeeping per message (a chain cost five more array reads and
+    writes a row, a few per cent of a large run).
     Replies are numbered in ``texts``; Stalwart's 250 with its queue id (unique to each copy) is
     kept as the template's number and the id.  A row the receiver may still answer (a session the
     sender gave up on) is written again from its session at the end (:meth:`finish`).
     """
 
-    __slots__ = ("t", "deadline", "ended", "replied_at", "reply", "receiver_reply", "queue_id", "next", "first",
-                 "last", "count", "texts", "numbers", "queued", "queued_head", "queued_tail", "pending")
+    __slots__ = ("t", "deadline", "ended", "replied_at", "reply", "receiver_reply", "queue_id", "owner", "messages",
+                 "texts", "numbers", "queued", "queued_head", "queued_tail", "pending", "_counted", "_count",
+                 "_indexed", "_order", "_starts")
 
     def __init__(self, messages: int, queued_template: str) -> None:
         self.t, self.deadline, self.ended, self.replied_at = array("d"), array("d"), array("d"), array("d")
         # replies as numbers into texts: 4 bytes, since other designs' 250s carry their own ids (one text a copy)
-        self.reply, self.receiver_reply, self.queue_id, self.next = array("I"), array("I"), array("I"), array("I")
-        self.first, self.last, self.count = (array("I", bytes(4 * messages)) for _ in range(3))
+        self.reply, self.receiver_reply, self.queue_id, self.owner = array("I"), array("I"), array("I"), array("I")
+        self.messages = messages
+        self._counted = self._indexed = -1  # how many rows the counts, and the index, were made for
+        self._count: Any = None
+        self._order: Any = None
+        self._starts: Any = None
         self.texts: list[Optional[str]] = [None]  # number 0: no reply
         self.numbers: dict[Optional[str], int] = {None: 0}
         head, _, tail = queued_template.partition("{queue_id:x}")
@@ -225,23 +233,24 @@ class SessionRows:
         self.ended.append(_NONE if ended is None else ended)
         at = s.receiver_replied_at
         self.replied_at.append(_NONE if at is None else at)
-        q = s.queue_id
-        if q and s.reply is s.receiver_reply and self.queued is not None:  # the fast path's 250 (most rows)
-            n = rn = self.queued
+        r, q = s.reply, s.queue_id
+        if r is s.receiver_reply:  # (_codes, inline for the common rows)
+            if q and self.queued is not None:  # the fast path's 250 (most rows)
+                n = self.queued
+            else:
+                n = self.numbers.get(r)  # a reply already numbered (a 451), with no queue id
+                q = 0
+                if n is None:
+                    n, _, q = self._codes(s)
+            self.reply.append(n)
+            self.receiver_reply.append(n)
         else:
             n, rn, q = self._codes(s)
-        self.reply.append(n)
-        self.receiver_reply.append(rn)
+            self.reply.append(n)
+            self.receiver_reply.append(rn)
         self.queue_id.append(q)
-        self.next.append(0)
-        count = self.count[index]
-        if count:
-            self.next[self.last[index]] = row
-        else:
-            self.first[index] = row
-        self.last[index] = row
-        self.count[index] = count + 1
-        if s.receiver_reply is None and s.reply != "refused":  # the receiver may still answer it
+        self.owner.append(index)
+        if s.receiver_reply is None and r != "refused":  # the receiver may still answer it
             self.pending.append((row, s))
 
     def finish(self, messages) -> None:
@@ -263,11 +272,38 @@ class SessionRows:
             return f"{self.queued_head}{queue_id:x}{self.queued_tail}"
         return self.texts[n]
 
+    @property
+    def count(self) -> array:
+        """How many rows each message has (indexed by message)."""
+        if self._counted != len(self.t):
+            import numpy as np
+
+            counts = np.bincount(np.frombuffer(self.owner, dtype=np.uint32), minlength=self.messages)
+            self._count = array("I", counts.astype(np.uint32).tobytes())
+            self._counted = len(self.t)
+        return self._count
+
+    def _index(self) -> tuple:
+        """The rows in message order, each message's in the order they were added, and where each message's start."""
+        if self._indexed != len(self.t):
+            import numpy as np
+
+            owner = np.frombuffer(self.owner, dtype=np.uint32)
+            self._order = np.argsort(owner, kind="stable").astype(np.uint32)
+            counts = np.frombuffer(self.count, dtype=np.uint32)
+            self._starts = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)[:-1]))
+            self._indexed = len(self.t)
+        return self._order, self._starts
+
     def sessions(self, index: int) -> list[Session]:
         """Message ``index``'s sessions, built from its rows."""
         out = []
-        row = self.first[index]
-        for _ in range(self.count[index]):
+        count = self.count[index]
+        if not count:
+            return out
+        order, starts = self._index()
+        start = int(starts[index])
+        for row in order[start:start + count].tolist():
             s = Session(self.t[row], self.deadline[row])
             q = self.queue_id[row]
             s.reply = self._text(self.reply[row], q)
@@ -276,7 +312,6 @@ class SessionRows:
             s.ended = None if ended != ended else ended
             s.receiver_replied_at = None if at != at else at
             out.append(s)
-            row = self.next[row]
         return out
 
 
