@@ -13,6 +13,13 @@ in the same order, as the generators would, and has the same effects (the same r
 entries, queue ids, replies and wake-ups).  A loop that ends in the instant it starts (a working
 S3, or a refused one on a version without rust-s3's transport retry) puts nothing on the heap at all.
 
+Two plans are most of a large run's final dots, and :meth:`FastPath._fast_dot` runs them with
+less bookkeeping (the same effects, in the same order): a loop that fails after one wait (a refused
+PUT on 0.16.18, through a whole outage) is a :class:`_Retry`, its own process whose one wake-up is
+the loop's end and the 451, and a loop that stores at once with local delivery reaching the mailbox
+in the same instant (a working S3) ends in :meth:`FastPath._fast_dot` itself, without
+:meth:`FastPath._dot_done`.  Both are worked out once per fault span with the plan.
+
 Anything else takes the slow path, unchanged: a fault window that opens or closes during the loop,
 a request that hangs for good (a silent S3 on v0.8.2-v0.15.x), S3's capacity (a token bucket with
 state), a jittered backoff (drawn from a random generator, in order), the write-ahead spool; and a
@@ -24,6 +31,7 @@ give the same :class:`~blobedu.fleet.results.FleetResult`, message by message.
 from __future__ import annotations
 
 import math
+from heapq import heappush
 from typing import Optional
 
 from .. import policy
@@ -81,6 +89,45 @@ class _Script:
             self.fleet._end_dot(self.m, proc)
 
 
+class _Retry:
+    """The commonest script, for a loop that fails after one wait (a refused PUT on 0.16.18: rust-s3's transport retry).
+
+    Its own process (``gen`` is itself until it ends: no :class:`~blobedu.fleet.kernel._Proc` beside
+    it), made by :meth:`FastPath._fast_dot` after the loop's first wake-up, which it ran inline; its one
+    :meth:`send` is the loop's last wake-up and :meth:`FastPath._dot_done` for a failed loop, inline,
+    with the same effects in the same order as :class:`_Script`'s.  Only where no crash can end it
+    (it has no ``close``) and the data store has no faults (a failed loop never reaches the commit).
+    """
+
+    __slots__ = ("gen", "token", "alive", "fleet", "m", "s", "last")
+
+    def send(self, _value) -> None:
+        fleet = self.fleet
+        now = fleet.now
+        sent = fleet.request_times.append
+        for _ in range(self.last):
+            sent(now)
+        self.gen = None  # the process is over (as a generator that returned); no cycle left
+        self.alive = False
+        m, s = self.m, self.s
+        m.open_dots -= 1  # FastPath._dot_done from here: the body leaves memory
+        log = fleet.memory_log
+        log.times.append(now)
+        log.deltas.append(-1)
+        fleet.open_sessions -= 1  # the session task ends with its store loop
+        log = fleet.sessions_log
+        log.times.append(now)
+        log.deltas.append(-1)
+        s.receiver_reply, s.receiver_replied_at = REPLY_TEMPFAIL, now  # the loop failed: 451
+        if s.reply is None and now < s.deadline:
+            s.reply, s.ended = REPLY_TEMPFAIL, now
+            waiting = s.waiting
+            if waiting is not None:  # Kernel._wake
+                waiting.token += 1
+                fleet._ready.append((waiting, waiting.token))
+        return None
+
+
 class FastPath:
     """Mixin of :class:`~blobedu.fleet.engine.Fleet`: final dots run from plans."""
 
@@ -95,7 +142,8 @@ class FastPath:
         self._plans: dict[tuple, Optional[_Plan]] = {}
         self._has_datastore_faults = bool(self.faults.datastore)
         self._fault_span: tuple = (0.0, -1.0, None)  # (from, to, fault): none known yet
-        self._dot_span: tuple = (0.0, -1.0, None, None)  # (from, to, fault, the final dot's plan)
+        #: (from, to, fault, the final dot's plan, its _Retry, its requests when it stores at once)
+        self._dot_span: tuple = (0.0, -1.0, None, None, None, None)
         self._local_now: dict[tuple, Optional[int]] = {}  # (id(fault), stored): local delivery at once?
 
     def _fault_at(self, t: float):
@@ -173,12 +221,67 @@ class FastPath:
         its deadline, which would only be skipped (its token bumped by the reply).
         """
         now = self.now
-        lo, hi, fault, plan = self._dot_span
+        lo, hi, fault, plan, retry, once = self._dot_span
         if not lo <= now < hi:  # the fault, and so the plan, holds until the next fault edge
             fault = self._fault_at(now)
             lo, hi, _ = self._fault_span
             plan = self._plan("put", fault, False)
-            self._dot_span = (lo, hi, fault, plan)
+            retry = once = None
+            if plan is not None and not self._has_datastore_faults:
+                if len(plan[0]) == 2 and not plan[1].ok and not self._crashes:
+                    (first, wait), (last, _) = plan[0]
+                    retry = (first, wait, last)  # a plan that fails after one wait: requests first, the wait, last
+                elif len(plan[0]) == 1 and plan[1].ok and plan[2]:  # stored at once: and local delivery?
+                    local = self._local_at_once(fault, True)  # (_dot_done's, with the fault at now: this one)
+                    if local is not None:
+                        once = plan[0][0][0] + local  # the PUT's requests and local delivery's GET's
+            self._dot_span = (lo, hi, fault, plan, retry, once)
+        if once is not None and m._copies is None:  # the rest of this method and _dot_done, for the common 250
+            sent = self.request_times.append
+            for _ in range(once):
+                sent(now)
+            # (the body enters and leaves memory in this instant: netted out of the memory log, as below)
+            self.open_sessions -= 1  # the session task ends with its store loop (Receivers._session_closed)
+            log = self.sessions_log
+            log.times.append(now)
+            log.deltas.append(-1)
+            m.in_s3 = True
+            m._copies = now  # its one copy, in S3 and in the mailbox now: kept as its time (see Message)
+            s.queue_id = queue_id = next(self._queue_ids)
+            reply = self.queued_reply.format(queue_id=queue_id)
+            s.receiver_reply, s.receiver_replied_at = reply, now  # Senders._reply
+            if s.reply is None and now < s.deadline:
+                s.reply, s.ended = reply, now
+                waiting = s.waiting
+                if waiting is not None:  # Kernel._wake
+                    waiting.token += 1
+                    self._ready.append((waiting, waiting.token))
+            return 1
+        if retry is not None:  # the rest of this method and _Script's first wake-up, for a _Retry
+            first, wait, last = retry
+            t = now + wait
+            if t < hi or self._fault_at(t) is fault:
+                m.open_dots += 1  # _stalwart_dot's start: the body is in memory for the store loop
+                log = self.memory_log
+                log.times.append(now)
+                log.deltas.append(1)
+                sent = self.request_times.append
+                for _ in range(first):
+                    sent(now)
+                proc = _Retry()
+                proc.gen, proc.token, proc.alive = proc, 0, True
+                proc.fleet, proc.m, proc.s, proc.last = self, m, s, last
+                if t == now:
+                    self._ready.append((proc, 0))
+                else:  # Kernel._push, inline
+                    waiting = self._calendar.get(t)
+                    if waiting is None:
+                        self._calendar[t] = [(proc, 0)]
+                        heappush(self._times, t)
+                    else:
+                        waiting.append((proc, 0))
+                return 2 if t < s.deadline else 1
+            return 0
         if plan is None:
             return 0
         segments = plan[0]
