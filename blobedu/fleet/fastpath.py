@@ -65,8 +65,7 @@ class _Script:
         if k == 0:  # _stalwart_dot's start: the body is in memory for the store loop
             self.m.open_dots += 1
             log = fleet.memory_log
-            log.times.append(now)  # _Log.add(now, 1), inline
-            log.deltas.append(1)
+            log.changes.append(now)  # _Log.add(now, 1), inline
         requests, wait = self.segments[k]
         self.k = k + 1
         if requests:
@@ -112,12 +111,10 @@ class _Retry:
         m, s = self.m, self.s
         m.open_dots -= 1  # FastPath._dot_done from here: the body leaves memory
         log = fleet.memory_log
-        log.times.append(now)
-        log.deltas.append(-1)
+        log.changes.append(-now)
         fleet.open_sessions -= 1  # the session task ends with its store loop
         log = fleet.sessions_log
-        log.times.append(now)
-        log.deltas.append(-1)
+        log.changes.append(-now)
         s.receiver_reply, s.receiver_replied_at = REPLY_TEMPFAIL, now  # the loop failed: 451
         if s.reply is None and now < s.deadline:
             s.reply, s.ended = REPLY_TEMPFAIL, now
@@ -243,8 +240,7 @@ class FastPath:
             # (the body enters and leaves memory in this instant: netted out of the memory log, as below)
             self.open_sessions -= 1  # the session task ends with its store loop (Receivers._session_closed)
             log = self.sessions_log
-            log.times.append(now)
-            log.deltas.append(-1)
+            log.changes.append(-now)
             m.in_s3 = True
             m._copies = now  # its one copy, in S3 and in the mailbox now: kept as its time (see Message)
             s.queue_id = queue_id = next(self._queue_ids)
@@ -263,8 +259,7 @@ class FastPath:
             if t < hi or self._fault_at(t) is fault:
                 m.open_dots += 1  # _stalwart_dot's start: the body is in memory for the store loop
                 log = self.memory_log
-                log.times.append(now)
-                log.deltas.append(1)
+                log.changes.append(now)
                 sent = self.request_times.append
                 for _ in range(first):
                     sent(now)
@@ -326,13 +321,11 @@ class FastPath:
         if held:  # Receivers._end_dot: the body leaves memory
             m.open_dots -= 1
             log = self.memory_log
-            log.times.append(now)
-            log.deltas.append(-1)
+            log.changes.append(-now)
         # (held for no time: the body entered and left memory in this instant, netted out of the log)
         self.open_sessions -= 1  # the session task ends with its store loop (Receivers._session_closed)
         log = self.sessions_log
-        log.times.append(now)
-        log.deltas.append(-1)
+        log.changes.append(-now)
         if held and proc is not None and self._crashes:
             self._dots.pop(proc, None)
         if outcome.ok and self._has_datastore_faults and self.faults.datastore_fails_at(now, "commit"):

@@ -316,20 +316,29 @@ class SessionRows:
 
 
 class _Log:
-    """Changes of one level over time, ``(t, delta)`` as they happen, in typed arrays (8 + 1 bytes a change)."""
+    """Changes of one level over time, by one over time, as they happen: 8 bytes a change.
 
-    __slots__ = ("times", "deltas")
+    ``changes`` holds each change's time, negated for a step down (``-t``, ``-0.0`` at 0: the sign
+    bit tells): one append a change where a time and a delta were two.  The kernel's clock never
+    goes below 0, so every time is at least 0.
+    """
+
+    __slots__ = ("changes",)
 
     def __init__(self) -> None:
-        self.times, self.deltas = array("d"), array("b")
+        self.changes = array("d")
 
     def add(self, t: float, delta: int) -> None:
-        """Record a change of ``delta`` at ``t`` (never earlier than the last one)."""
-        self.times.append(t)
-        self.deltas.append(delta)
+        """Record a change of ``delta`` (1 or -1) at ``t`` (never earlier than the last one)."""
+        if delta == 1:
+            self.changes.append(t)
+        elif delta == -1:
+            self.changes.append(-t)
+        else:
+            raise ValueError(f"a level changes by 1 or -1, not {delta!r}")
 
     def __len__(self) -> int:
-        return len(self.times)
+        return len(self.changes)
 
 
 
@@ -353,8 +362,11 @@ def _steps(log: _Log):
     """
     import numpy as np
 
-    times = np.frombuffer(log.times, dtype=float)
-    totals = np.cumsum(np.frombuffer(log.deltas, dtype=np.int8), dtype=np.int32)  # a level: at most the messages
+    signed = np.frombuffer(log.changes, dtype=float)
+    times = np.abs(signed)
+    deltas = np.where(np.signbit(signed), np.int8(-1), np.int8(1))
+    totals = np.cumsum(deltas, dtype=np.int32)  # a level: at most the messages
+    del signed, deltas
     last = np.append(times[1:] != times[:-1], True)
     if last.all():  # no two changes at one instant: no copies (a million messages' logs are large)
         return times, totals

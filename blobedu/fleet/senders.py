@@ -142,8 +142,7 @@ class Senders:
         queued = m.arrival
         failures: list[float] = []
         backlog = self.backlog_log
-        backlog.times.append(self.now)  # backlog_log.add(now, 1), inline
-        backlog.deltas.append(1)
+        backlog.changes.append(self.now)  # backlog_log.add(now, 1), inline
         transfer = self.transfer_seconds
         fast = self._fast_on
         sessions_log = self.sessions_log
@@ -178,8 +177,7 @@ class Senders:
                     self.sessions_refused += 1
                 else:
                     self.open_sessions += 1  # the receiver's session task starts (Receivers._session_closed ends it)
-                    sessions_log.times.append(t0)
-                    sessions_log.deltas.append(1)
+                    sessions_log.changes.append(t0)
                     if transfer > 0:
                         s = m._session = Session(t0, t0 + transfer + wait)
                         s.waiting = proc
@@ -223,8 +221,7 @@ class Senders:
                 m._session = None
                 if s.reply[0] == "2":
                     m.released_at = now  # Senders._release, inline
-                    backlog.times.append(now)
-                    backlog.deltas.append(-1)
+                    backlog.changes.append(-now)
                     return
             if s is None or s.reply[0] != "5":
                 failures.append(now)
@@ -254,8 +251,7 @@ class Senders:
     def _release(self, m: Message) -> None:
         m.released_at = now = self.now
         backlog = self.backlog_log
-        backlog.times.append(now)  # backlog_log.add(now, -1), inline
-        backlog.deltas.append(-1)
+        backlog.changes.append(-now)  # backlog_log.add(now, -1), inline
 
     def _reply(self, s: Session, text: str) -> None:
         """The receiver answers the final dot; the sender hears it only if it is still waiting."""
