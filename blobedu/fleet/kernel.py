@@ -174,22 +174,21 @@ class Kernel:
                             push(instants, when)
                         else:
                             waiting.append((proc, proc.token))
-            # this instant's list is over: on to the next arrival or the next instant with wake-ups
-            # (moving the clock is not a step)
-            if next_at < never and (not instants or next_at <= instants[0]):
-                if next_at > horizon:
+            # this instant's list is over: on to the next arrival or the next instant with wake-ups,
+            # an arrival first on a tie (moving the clock is not a step)
+            when = instants[0] if instants else never
+            if next_at <= when:
+                if next_at > horizon or next_at == never:
                     break
-                self.now = self.ended = now = next_at
+                self.now = now = next_at
                 batch = self._ready = []  # its arrivals go first, then anything due at it
                 continue
-            if not instants:
-                break
-            when = instants[0]
             if when > horizon:
                 break
             pop(instants)
             batch = self._ready = calendar.pop(when)
-            self.now = self.ended = now = when
+            self.now = now = when
+        self.ended = now  # the last instant the clock moved to
         steps += 1  # the last turn, which found nothing (or only what is past the horizon), counts as a step
         if steps > budget:
             self._over_budget(steps, skipped, n)
@@ -201,7 +200,7 @@ class Kernel:
         self.steps, self.skipped = steps, skipped
 
     def _over_budget(self, steps: int, skipped: int, n: int) -> None:
-        self.steps, self.skipped = steps, skipped
+        self.steps, self.skipped, self.ended = steps, skipped, self.now
         raise BlobeduError(
             f"refused: this run needs more than {self.step_budget:,} steps (the bound for {n:,} messages), "
             f"stopped at {self.now / 3600:,.1f} h of simulated time; use fewer messages, a shorter "
