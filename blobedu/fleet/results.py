@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from array import array
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
@@ -144,7 +145,7 @@ _NONE = float("nan")  # a time not set (None), in a typed array
 
 
 class SessionRows:
-    """The sessions senders are done with, as rows of typed arrays, chained message by message.
+    """The sessions senders are done with, as rows of typed arrays, each naming its message.
 
     A :class:`Session` object costs about 120 bytes with its deadline, and a message in a long
     outage holds many; a row costs 48 bytes, and a message holds none while it waits.  Each row
@@ -336,6 +337,16 @@ class _Log:
             self.changes.append(-t)
         else:
             raise ValueError(f"a level changes by 1 or -1, not {delta!r}")
+
+    @property
+    def times(self) -> list[float]:
+        """The time of each change, in order (for reading; :func:`_steps` reads ``changes`` itself)."""
+        return [abs(t) for t in self.changes]
+
+    @property
+    def deltas(self) -> list[int]:
+        """Each change, 1 or -1, in order."""
+        return [-1 if math.copysign(1.0, t) < 0 else 1 for t in self.changes]
 
     def __len__(self) -> int:
         return len(self.changes)
