@@ -373,15 +373,17 @@ def _steps(log: _Log):
     """
     import numpy as np
 
-    signed = np.frombuffer(log.changes, dtype=float)
-    times = np.abs(signed)
-    deltas = np.where(np.signbit(signed), np.int8(-1), np.int8(1))
-    totals = np.cumsum(deltas, dtype=np.int32)  # a level: at most the messages
-    del signed, deltas
-    last = np.append(times[1:] != times[:-1], True)
-    if last.all():  # no two changes at one instant: no copies (a million messages' logs are large)
-        return times, totals
-    return times[last], totals[last]
+    signed = np.frombuffer(log.changes, dtype=float)  # each change's time, negated for a step down
+    totals = np.cumsum(np.where(np.signbit(signed), np.int8(-1), np.int8(1)), dtype=np.int32)  # at most the messages
+    last = np.empty(len(signed), dtype=bool)  # the last change at its time
+    last[-1] = True
+    for i in range(0, len(signed) - 1, _CHUNK):  # the times in chunks: a million messages' logs are large
+        times = np.abs(signed[i:i + _CHUNK + 1])
+        last[i:i + len(times) - 1] = times[1:] != times[:-1]
+    if last.all():  # no two changes at one instant
+        return np.abs(signed), totals
+    times = signed[last]  # a copy, made positive in place
+    return np.abs(times, out=times), totals[last]
 
 
 def _level(log: _Log, grid, step: float) -> "Any":
