@@ -479,8 +479,7 @@ def compare_lanes(traces: Mapping[str, Any], scale: str = "auto", lanes: Optiona
     timelines = [own[r] if own[r].horizon == longest else plots.delivery_lanes(traces[r], scale=scale, horizon=longest)
                  for r, _ in designs]
     if lanes is not None:
-        keys = plots.LANE_SETS[lanes] if isinstance(lanes, str) else lanes
-        timelines = [t.only(keys) for t in timelines]
+        timelines = [t.only(lanes) for t in timelines]
     axis = timelines[0].axis
     c = traces[designs[0][0]].config
     st = c["store"]

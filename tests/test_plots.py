@@ -230,6 +230,11 @@ def test_a_progressive_figure_draws_and_names_only_its_lanes(deliver_4d):
     assert "faults: refused@0s-4d" in texts[1].replace("\n", " ")  # the configuration is the caption
     with pytest.raises(KeyError):
         tl.only(["no such lane"])
+    # a lane set's name is read as that set, not as the letters of a key
+    whole = plots.delivery_lanes(deliver_4d)
+    assert whole.only("copy").keys() == whole.only(plots.LANE_SETS["copy"]).keys() == tl.keys()
+    with pytest.raises(KeyError, match="no lane set 'smtp'"):
+        whole.only("smtp")
 
 
 def test_a_long_caption_is_wrapped_not_cut(put_503):

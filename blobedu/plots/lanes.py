@@ -10,7 +10,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 from ..durations import format_duration, parse_duration
 from ..faults import FaultPlan, plan
 from ..trace import HOLDERS, DeliveryTrace, StoreTrace
-from .timeline import (DAY, LANE_SETS, MINUTE, REPRESENTATIVE_VERSIONS, Axis, Bar, Lane, Mark, Timeline, _horizon,
+from .timeline import (DAY, MINUTE, REPRESENTATIVE_VERSIONS, Axis, Bar, Lane, Mark, Timeline, _horizon,
                        time_axis)
 
 # -- reading traces into lanes -------------------------------------------------------------------------
@@ -170,10 +170,6 @@ def delivery_lanes(trace: DeliveryTrace, faults=None, scale: str = "auto", horiz
 
 
 def _chosen(timeline: Timeline, lanes, headline: str) -> Timeline:
-    if isinstance(lanes, str):
-        if lanes not in LANE_SETS:
-            raise KeyError(f"no lane set {lanes!r}; lane sets: {', '.join(LANE_SETS)}")
-        lanes = LANE_SETS[lanes]
     if lanes is not None:
         timeline = timeline.only(lanes)
     if headline:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Iterable, NamedTuple, Optional
+from typing import Iterable, NamedTuple, Optional, Union
 
 import numpy as np
 from matplotlib.scale import SymmetricalLogTransform
@@ -221,13 +221,18 @@ class Timeline:
         """The bold title: the headline, or the verdict."""
         return self.headline or self.subtitle
 
-    def only(self, keys: Iterable[str], headline: Optional[str] = None) -> "Timeline":
+    def only(self, keys: Union[str, Iterable[str]], headline: Optional[str] = None) -> "Timeline":
         """The same timeline with only the lanes named by ``keys``, in that order (a progressive figure).
 
         A key names a lane (``"custody:S3"``) or every lane with that prefix (``"requests:"``); keys
         whose lane this trace does not have (no HEAD request, no disk fault) are skipped, so one lane
-        set serves every run.  The legend follows: it lists only what the kept lanes draw.
+        set serves every run.  ``keys`` may instead name a lane set of :data:`LANE_SETS` (``"spool"``).
+        The legend follows: it lists only what the kept lanes draw.
         """
+        if isinstance(keys, str):
+            if keys not in LANE_SETS:
+                raise KeyError(f"no lane set {keys!r}; lane sets: {', '.join(LANE_SETS)}")
+            keys = LANE_SETS[keys]
         keys = list(keys)
         chosen: list[Lane] = []
         for key in keys:
