@@ -110,9 +110,10 @@ class Kernel:
     def _loop(self, times: Sequence[float], arrive: Callable[[int, _Proc], Iterator]) -> None:
         """Run until nothing is left or the horizon: ``times`` (sorted) are fed in as ``arrive(i, proc)`` starts.
 
-        At an instant with arrivals: the arrivals first, then the wake-ups they asked for this
-        instant (the FIFO, in order).  Then, if the calendar has a list for it: that list (the
-        wake-ups asked for it earlier, in the order they were asked for), then the FIFO again.
+        At an instant with arrivals: the arrivals first (started, and put at the head of the list
+        being served), then the wake-ups they asked for this instant (the FIFO, in order).  Then, if
+        the calendar has a list for it: that list (the wake-ups asked for it earlier, in the order
+        they were asked for), then the FIFO again.
 
         The FIFO is the list being served: ``_ready`` is that list itself, a wake-up for this
         instant is appended to it, and the ``for`` loop over it reaches what is appended (a list's
@@ -129,29 +130,15 @@ class Kernel:
         now = self.now
         batch = self._ready = list(self._ready)  # wake-ups asked for this instant before the loop (a fault at 0)
         while True:
-            while next_at <= now:  # this instant's arrivals go first
-                steps += 1
-                if steps > budget:
-                    self._over_budget(steps, skipped, n)
-                proc = _Proc()
-                proc.gen = arrive(i, proc)
-                i += 1
-                next_at = times[i] if i < n else never
-                try:  # Kernel._step, inline
-                    when = proc.gen.send(None)
-                except StopIteration:
-                    proc.alive = False
-                    continue
-                if when is not None:
-                    if when == now:
-                        batch.append((proc, proc.token))
-                    else:
-                        waiting = get(when)
-                        if waiting is None:
-                            calendar[when] = [(proc, proc.token)]
-                            push(instants, when)
-                        else:
-                            waiting.append((proc, proc.token))
+            if next_at <= now:  # this instant's arrivals go first: the list's first entries, in order
+                arrivals = []
+                while next_at <= now:
+                    proc = _Proc()
+                    proc.gen = arrive(i, proc)  # a generator: nothing runs before its first step
+                    arrivals.append((proc, 0))
+                    i += 1
+                    next_at = times[i] if i < n else never
+                batch[:0] = arrivals
             for proc, token in batch:  # reaches the wake-ups appended while it runs (the FIFO)
                 steps += 1
                 if steps > budget:
