@@ -120,3 +120,24 @@ def test_rows_number_as_many_distinct_replies_as_there_are_copies():
     rows.finish(msgs)
     assert [s.reply for s in msgs[-1].sessions] == ["250 2.0.0 Ok: queued as 0001116F"]
     assert len(rows.texts) == 70_002  # no reply, the template, and one a copy
+
+
+@given(st.lists(st.tuples(st.integers(0, 50), st.booleans()), max_size=60))
+@settings(max_examples=200, deadline=None)
+def test_a_levels_steps_net_each_instant_against_a_plain_count(moves):
+    """``_steps`` against a dictionary count: one step per distinct time, the level after it.
+
+    The moves are drawn so that the level never goes below 0 (a step down only when something is
+    held), at times that never go back, with repeats (changes at one instant are netted).
+    """
+    from blobedu.fleet.results import _Log, _steps
+
+    log, level, t, expected = _Log(), 0, 0.0, {}
+    for gap, up in moves:
+        t += gap / 10
+        delta = 1 if up or level == 0 else -1
+        level += delta
+        log.add(t, delta)
+        expected[t] = level
+    times, totals = _steps(log)
+    assert list(times) == list(expected) and list(totals) == list(expected.values())

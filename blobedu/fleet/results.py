@@ -369,11 +369,13 @@ def _steps(log: _Log):
     """``(times, levels)``: the running total of ``log`` after the last change at each distinct time.
 
     Changes at one instant are netted first: a message held for zero seconds (a 250 at once) was
-    never held, and must not show as one.
+    never held, and must not show as one.  An empty log has no steps: two empty arrays.
     """
     import numpy as np
 
     signed = np.frombuffer(log.changes, dtype=float)  # each change's time, negated for a step down
+    if not len(signed):
+        return signed.copy(), np.zeros(0, dtype=np.int32)
     totals = np.cumsum(np.where(np.signbit(signed), np.int8(-1), np.int8(1)), dtype=np.int32)  # at most the messages
     last = np.empty(len(signed), dtype=bool)  # the last change at its time
     last[-1] = True
