@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import time
@@ -22,6 +23,18 @@ from .receivers import Receivers
 from .results import Copy, FleetResult, Message, Session, SessionRows, _Log
 from .s3 import S3Driver, _Capacity
 from .senders import Senders, SendingServer, make_servers
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """The cyclic garbage collector paused, and restored after (if it was on): for objects that all live on."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class Fleet(Kernel, S3Driver, Senders, Receivers, FastPath):
@@ -56,7 +69,8 @@ class Fleet(Kernel, S3Driver, Senders, Receivers, FastPath):
                       for n, s in self.schedules.items()}
         self.runs_from = 0.0 if c.queue_runs == "server" else None
         self.session_rows = SessionRows(len(arrivals), self.queued_reply)  # the sessions senders are done with
-        self.messages = [Message(i, names[i], float(a), self.session_rows) for i, a in enumerate(arrivals)]
+        with _gc_paused():  # a million Messages that all live on: the collector would walk them again and again
+            self.messages = [Message(i, names[i], float(a), self.session_rows) for i, a in enumerate(arrivals)]
         self.servers: dict[str, list[SendingServer]] = {}
         if c.sending_servers:
             self.servers = make_servers(names, c.sending_servers, self.schedules, c.phases == "aligned")
@@ -99,13 +113,8 @@ class Fleet(Kernel, S3Driver, Senders, Receivers, FastPath):
         again (a fifth of the time at 1,000,000 messages) to find almost nothing, since every
         process ends without leaving a cycle behind.
         """
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with _gc_paused():
             return self._run()
-        finally:
-            if collecting:
-                gc.enable()
 
     def _run(self) -> FleetResult:
         t0 = time.perf_counter()
