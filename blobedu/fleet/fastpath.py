@@ -142,6 +142,10 @@ class FastPath:
         #: (from, to, fault, the final dot's plan, its _Retry, its requests when it stores at once)
         self._dot_span: tuple = (0.0, -1.0, None, None, None, None)
         self._local_now: dict[tuple, Optional[int]] = {}  # (id(fault), stored): local delivery at once?
+        #: Stalwart's 250 with its queue id, as a template: what the common 250 puts in its session,
+        #: which the sender makes a row at once (SessionRows keeps the template's number and the id);
+        #: None for a 250 without an id, which is its own text
+        self._queued_template = self.queued_reply if self.session_rows.queued is not None else None
 
     def _fault_at(self, t: float):
         """The fault a request sent at ``t`` meets (as :meth:`S3Driver._s3` finds it).
@@ -244,7 +248,9 @@ class FastPath:
             m.in_s3 = True
             m._copies = now  # its one copy, in S3 and in the mailbox now: kept as its time (see Message)
             s.queue_id = queue_id = next(self._queue_ids)
-            reply = self.queued_reply.format(queue_id=queue_id)
+            # the sender makes this session a row in this same step, and a row keeps Stalwart's 250 as
+            # its template and the queue id: the text is written when the session is read back
+            reply = self._queued_template or self.queued_reply.format(queue_id=queue_id)
             s.receiver_reply, s.receiver_replied_at = reply, now  # Senders._reply
             if s.reply is None and now < s.deadline:
                 s.reply, s.ended = reply, now
