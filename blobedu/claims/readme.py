@@ -44,9 +44,9 @@ CLAIMS = [
     Input("100", "--sending-servers' default (blobedu/fleet/config.py DEFAULT_SENDING_SERVERS, reasons there)"),
     Measured("10,000 messages 6-hour 0.25 s 0.39 s 5 s 1,000 messages 0.02 s 0.15 s 1 s medians of 5",
              "benchmarks/fleet.py (README figures)"),
-    Measured("10,000 messages 0.3 s 200,000 5-6 s 200 MB 1,000,000 850 MB 29-33 s 20 s",
-             "benchmarks/fleet.py --scale, three alternating runs against 2dc63a3 (CPU time on the shared machine "
-             "and peak RSS, real senders; benchmarks/README.md, third revision)"),
+    Measured("10,000 messages 0.3 s 200,000 3.3-3.6 s 200 MB 1,000,000 870 MB 20-22 s 20 s",
+             "benchmarks/fleet.py --scale, six alternating runs against 62ff026 on a quiet machine (CPU time "
+             "and peak RSS, real senders; benchmarks/README.md, fourth revision)"),
     # install and suite times
     Measured("87 s 150 2 vCPUs", "a fresh `make install` on this project's machine (pip's own count of packages)"),
     Measured("about 2 min about 4 min 2 min after about 3 min", "the browser, Binder and mta suites' own run times"),
