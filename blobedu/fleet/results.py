@@ -148,24 +148,35 @@ class SessionRows:
     """The sessions senders are done with, as rows of typed arrays, each naming its message.
 
     A :class:`Session` object costs about 120 bytes with its deadline, and a message in a long
-    outage holds many; a row costs 48 bytes, and a message holds none while it waits.  Each row
+    outage holds many; a row costs 36 bytes, and a message holds none while it waits.  Each row
     names its message (``owner``); a message's rows, in the order they were added (the order of its
     sessions), are found when first asked for, by a stable sort of the owners (:meth:`_index`):
     appending a row costs no bookkeeping per message (a chain cost five more array reads and
     writes a row, a few per cent of a large run).
     Replies are numbered in ``texts``; Stalwart's 250 with its queue id (unique to each copy) is
-    kept as the template's number and the id.  A row the receiver may still answer (a session the
-    sender gave up on) is written again from its session at the end (:meth:`finish`).
+    kept as the template's number and the id.  Most sessions end with the receiver's own reply,
+    heard the instant it was given: their receiver's reply and its time are the row's reply and
+    end.  The others (a timeout, a refused connection, an answer after the sender gave up) keep
+    them in three more columns, ``other_row``, ``other_reply`` and ``other_at`` (16 bytes; a
+    later entry for a row replaces an earlier one).  A row the receiver may still answer (a session
+    the sender gave up on) is written again from its session at the end (:meth:`finish`).
     """
 
-    __slots__ = ("t", "deadline", "ended", "replied_at", "reply", "receiver_reply", "queue_id", "owner", "messages",
+    __slots__ = ("t", "deadline", "ended", "reply", "queue_id", "owner", "other_row", "other_reply", "other_at",
+                 "_other_for", "_other_keys", "_other_pos", "messages",
                  "texts", "numbers", "queued", "queued_head", "queued_tail", "pending", "_counted", "_count",
                  "_indexed", "_order", "_starts")
 
     def __init__(self, messages: int, queued_template: str) -> None:
-        self.t, self.deadline, self.ended, self.replied_at = array("d"), array("d"), array("d"), array("d")
+        self.t, self.deadline, self.ended = array("d"), array("d"), array("d")
         # replies as numbers into texts: 4 bytes, since other designs' 250s carry their own ids (one text a copy)
-        self.reply, self.receiver_reply, self.queue_id, self.owner = array("I"), array("I"), array("I"), array("I")
+        self.reply, self.queue_id, self.owner = array("I"), array("I"), array("I")
+        # for the rows whose sender did not hear the receiver's reply the instant it was given: the row,
+        # its receiver's reply number, and when the receiver replied (NaN: never)
+        self.other_row, self.other_reply, self.other_at = array("I"), array("I"), array("d")
+        self._other_for = -1  # how many entries the lookup (_other_keys, _other_pos) was made for
+        self._other_keys: Any = None
+        self._other_pos: Any = None
         self.messages = messages
         self._counted = self._indexed = -1  # how many rows the counts, and the index, were made for
         self._count: Any = None
@@ -232,11 +243,9 @@ class SessionRows:
         self.deadline.append(s.deadline)
         ended = s.ended
         self.ended.append(_NONE if ended is None else ended)
-        at = s.receiver_replied_at
-        self.replied_at.append(_NONE if at is None else at)
         r, q = s.reply, s.queue_id
-        if r is s.receiver_reply:  # (_codes, inline for the common rows)
-            if q and self.queued is not None:  # the fast path's 250 (most rows)
+        if r is s.receiver_reply and s.receiver_replied_at == ended:  # the receiver's reply, heard at once
+            if q and self.queued is not None:  # the fast path's 250 (most rows; _codes, inline)
                 n = self.queued
             else:
                 n = self.numbers.get(r)  # a reply already numbered (a 451), with no queue id
@@ -244,11 +253,9 @@ class SessionRows:
                 if n is None:
                     n, _, q = self._codes(s)
             self.reply.append(n)
-            self.receiver_reply.append(n)
         else:
-            n, rn, q = self._codes(s)
+            n, q = self._other(row, s)
             self.reply.append(n)
-            self.receiver_reply.append(rn)
         self.queue_id.append(q)
         self.owner.append(index)
         if s.receiver_reply is None and r != "refused":  # the receiver may still answer it
@@ -262,11 +269,37 @@ class SessionRows:
                 self.add(m.index, s)
                 m._session = None
         for row, s in self.pending:
-            ended, at = s.ended, s.receiver_replied_at
+            ended = s.ended
             self.ended[row] = _NONE if ended is None else ended
-            self.replied_at[row] = _NONE if at is None else at
-            self.reply[row], self.receiver_reply[row], self.queue_id[row] = self._codes(s)
+            self.reply[row], self.queue_id[row] = self._other(row, s, again=True)
         self.pending = []
+
+    def _other(self, row: int, s: Session, again: bool = False) -> tuple[int, int]:
+        """``s``'s reply number and queue id; its receiver's reply and time are kept as an entry unless they are the row's own.
+
+        ``again``: the row is written again, so an entry is always made (it replaces any earlier one).
+        """
+        n, rn, q = self._codes(s)
+        at = s.receiver_replied_at
+        if again or rn != n or at != s.ended:
+            self.other_row.append(row)
+            self.other_reply.append(rn)
+            self.other_at.append(_NONE if at is None else at)
+        return n, q
+
+    def _others(self) -> tuple:
+        """The rows with an entry, sorted, and where each one's last entry is."""
+        if self._other_for != len(self.other_row):
+            import numpy as np
+
+            rows = np.frombuffer(self.other_row, dtype=np.uint32)
+            order = np.argsort(rows, kind="stable")
+            keys = rows[order]
+            last = np.ones(len(keys), dtype=bool)
+            last[:-1] = keys[1:] != keys[:-1]  # a row's last entry (the stable sort keeps their order)
+            self._other_keys, self._other_pos = keys[last], order[last]
+            self._other_for = len(self.other_row)
+        return self._other_keys, self._other_pos
 
     def _text(self, n: int, queue_id: int) -> Optional[str]:
         if n == self.queued and queue_id:
@@ -302,14 +335,21 @@ class SessionRows:
         count = self.count[index]
         if not count:
             return out
+        import numpy as np
+
         order, starts = self._index()
         start = int(starts[index])
-        for row in order[start:start + count].tolist():
+        rows = order[start:start + count]
+        keys, pos = self._others()
+        found = np.minimum(np.searchsorted(keys, rows), max(len(keys) - 1, 0))
+        entries = [int(pos[k]) if len(keys) and keys[k] == row else -1 for row, k in zip(rows.tolist(), found.tolist())]
+        for row, entry in zip(rows.tolist(), entries):
             s = Session(self.t[row], self.deadline[row])
             q = self.queue_id[row]
-            s.reply = self._text(self.reply[row], q)
-            s.receiver_reply = self._text(self.receiver_reply[row], q)
-            ended, at = self.ended[row], self.replied_at[row]
+            n, ended = self.reply[row], self.ended[row]
+            rn, at = (self.other_reply[entry], self.other_at[entry]) if entry >= 0 else (n, ended)
+            s.reply = self._text(n, q)
+            s.receiver_reply = self._text(rn, q)
             s.ended = None if ended != ended else ended
             s.receiver_replied_at = None if at != at else at
             out.append(s)
