@@ -302,3 +302,25 @@ def test_capacity_reads_and_writes_separately():
             bucket.take(0.0, "GET")] == [True, True, True, False, False]
     deep = _Capacity(2.0, depth=60.0)
     assert sum(deep.take(0.0, "PUT") for _ in range(200)) == 120
+
+
+def test_a_run_leaves_the_garbage_collector_as_it_found_it():
+    """The fleet pauses the cyclic GC while it makes and runs its messages, and restores it after, even on an error."""
+    import gc
+
+    from blobedu.fleet import run
+
+    assert gc.isenabled()
+    run(["refused@1h-2h"], FleetConfig.real(messages=20))
+    assert gc.isenabled()
+    with pytest.raises(BlobeduError):
+        run(["refused@1h-2h"], FleetConfig(messages=0))
+    assert gc.isenabled()
+    Fleet(["refused@1h-2h"], FleetConfig(messages=20)).run()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        run(["refused@1h-2h"], FleetConfig(messages=20))
+        assert not gc.isenabled()  # a reader who turned it off keeps it off
+    finally:
+        gc.enable()

@@ -132,5 +132,10 @@ class Fleet(Kernel, S3Driver, Senders, Receivers, FastPath):
 
 
 def run(faults=None, config: Optional[FleetConfig] = None) -> FleetResult:
-    """Run a fleet of messages through the faults (the function behind ``blobedu fleet``)."""
-    return Fleet(faults, config).run()
+    """Run a fleet of messages through the faults (the function behind ``blobedu fleet``).
+
+    The collector stays paused from the Messages' making to the result (turned back on between,
+    its first collection would walk every Message made).
+    """
+    with _gc_paused():
+        return Fleet(faults, config).run()
