@@ -179,17 +179,17 @@ class Senders:
                     self.open_sessions += 1  # the receiver's session task starts (Receivers._session_closed ends it)
                     sessions_log.changes.append(t0)
                     if transfer > 0:
+                        # its deadline is the reply's wait from the final dot, at t0 + transfer (the
+                        # clock's time when it wakes, the same float)
                         s = m._session = Session(t0, t0 + transfer + wait)
-                        s.waiting = proc
-                        if crashes:  # what a crash drops (Receivers._crash)
+                        if crashes:  # what a crash drops (Receivers._crash), and wakes
+                            s.waiting = proc
                             self._connecting[proc] = (m, s)
                             yield t0 + transfer
                             self._connecting.pop(proc, None)
+                            s.waiting = None
                         else:
                             yield t0 + transfer
-                        s.waiting = None
-                        if s.reply is None:  # else dropped by a crash before the final dot
-                            s.deadline = self.now + wait
                     else:
                         s = m._session = Session(t0, t0 + wait)
                     if s.reply is None:
