@@ -44,8 +44,8 @@ CLAIMS = [
     Input("100", "--sending-servers' default (blobedu/fleet/config.py DEFAULT_SENDING_SERVERS, reasons there)"),
     Measured("10,000 messages 6-hour 0.25 s 0.39 s 5 s 1,000 messages 0.02 s 0.15 s 1 s medians of 5",
              "benchmarks/fleet.py (README figures)"),
-    Measured("10,000 messages 0.3 s 200,000 3.3-3.6 s 200 MB 1,000,000 870 MB 20-22 s 20 s",
-             "benchmarks/fleet.py --scale, six alternating runs against 62ff026 on a quiet machine (CPU time "
+    Measured("10,000 messages 0.3 s 200,000 3.1-3.6 s 190 MB 1,000,000 18.5-19.7 s 810 MB 20 s 1 GB",
+             "benchmarks/fleet.py --scale, three alternating pairs against 62ff026 on a quiet machine (CPU time "
              "and peak RSS, real senders; benchmarks/README.md, fourth revision)"),
     # install and suite times
     Measured("87 s 150 2 vCPUs", "a fresh `make install` on this project's machine (pip's own count of packages)"),

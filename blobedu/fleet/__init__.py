@@ -76,7 +76,7 @@ generator; the series are built after the run with numpy from typed arrays.
 What bounds the memory
 ----------------------
 The records of every message, kept for :attr:`FleetResult.detail`.  A session the sender is done
-with is a 48-byte row of typed arrays (:class:`~.results.SessionRows`), not a 120-byte object, so a
+with is a 36-byte row of typed arrays (:class:`~.results.SessionRows`), not a 120-byte object, so a
 message deferred through a long outage holds none while it waits; the common one copy that was in
 S3 and the mailbox at once is kept as its time; the level logs and request times are typed arrays.
 :attr:`Message.sessions` and :attr:`Message.copies` read as before.
