@@ -320,20 +320,14 @@ class FastPath:
                   held: bool = True) -> None:
         """The end of ``_stalwart_dot`` after its store loop: the body leaves memory; commit, local delivery, the reply.
 
-        The hottest code of a large run: ``Receivers._end_dot``, ``Receivers._session_closed`` and
-        ``Senders._reply`` are inline here, with the same effects in the same order.
+        No longer a large run's hot path (its two commonest loops end in :class:`_Retry` and in
+        :meth:`_fast_dot` itself), so it calls the receiver's and the sender's own steps.
         """
         now = self.now
-        if held:  # Receivers._end_dot: the body leaves memory
-            m.open_dots -= 1
-            log = self.memory_log
-            log.changes.append(-now)
-        # (held for no time: the body entered and left memory in this instant, netted out of the log)
-        self.open_sessions -= 1  # the session task ends with its store loop (Receivers._session_closed)
-        log = self.sessions_log
-        log.changes.append(-now)
-        if held and proc is not None and self._crashes:
-            self._dots.pop(proc, None)
+        if held:
+            self._end_dot(m, proc)  # the body leaves memory; the session task ends with its store loop
+        else:  # held for no time: the body entered and left memory in this instant, netted out of the log
+            self._session_closed()
         if outcome.ok and self._has_datastore_faults and self.faults.datastore_fails_at(now, "commit"):
             reply = REPLY_TEMPFAIL
         elif outcome.ok:
@@ -366,11 +360,4 @@ class FastPath:
             reply = self.queued_reply.format(queue_id=queue_id)
         else:
             reply = REPLY_TEMPFAIL
-        # Senders._reply: the sender hears it only if it is still waiting
-        s.receiver_reply, s.receiver_replied_at = reply, now
-        if s.reply is None and now < s.deadline:
-            s.reply, s.ended = reply, now
-            waiting = s.waiting
-            if waiting is not None:  # Kernel._wake
-                waiting.token += 1
-                self._ready.append((waiting, waiting.token))
+        self._reply(s, reply)  # the sender hears it only if it is still waiting
