@@ -526,8 +526,8 @@ class FleetResult:
         msgs = fleet.messages
         fates = {"delivered": 0, "bounced": 0, "lost": 0, "queued": 0}
         # one pass over the messages (a million of them at a provider's scale): fates, copies,
-        # duplicates, delays and the sessions still under way, with Message.copy_count inline
-        copies = duplicates = under_way = 0
+        # duplicates and delays, with Message.copy_count inline
+        copies = duplicates = 0
         delays = []
         for m in msgs:
             fates[m.fate] += 1
@@ -542,10 +542,9 @@ class FleetResult:
                         duplicates += n_copies - 1
             if m.delivered_at is not None:
                 delays.append(m.delivered_at - m.arrival)
-            if m._session is not None:
-                under_way += 1
-        # every message's finished sessions are rows of the fleet's SessionRows (Message.session_count)
-        smtp_sessions = len(fleet.session_rows.t) + under_way
+        # every session is a row of the fleet's SessionRows by now: SessionRows.finish made rows of
+        # those still under way at the end (Fleet._run calls it before this)
+        smtp_sessions = len(fleet.session_rows.t)
         size = fleet.config.size
         span = max(fleet.ended, fleet.config.over, 1.0)
         n = fleet.config.samples
